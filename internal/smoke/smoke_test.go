@@ -1,0 +1,47 @@
+package smoke
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/cnnlab/cnnlab/internal/backend"
+)
+
+// tolerance for float32 results of two backends: both accumulate a few hundred products in a
+// different order, so they may differ in the last bits, far below 1e-5.
+const tolerance = 1e-5
+
+func TestXLAAndGoAgree(t *testing.T) {
+	goBackend, err := backend.New("go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	xlaBackend, err := backend.New("xla:cpu")
+	if errors.Is(err, backend.ErrXLAPluginMissing) {
+		t.Fatalf("XLA CPU is required here (run scripts/setup.sh): %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	goResult, err := Run(goBackend)
+	if err != nil {
+		t.Fatal(err)
+	}
+	xlaResult, err := Run(xlaBackend)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(goResult.Gradients) != 8*27+16*72+2560 {
+		t.Fatalf("got %d gradient values, want %d", len(goResult.Gradients), 8*27+16*72+2560)
+	}
+	if goResult.Loss <= 0 {
+		t.Fatalf("loss %g, want > 0", goResult.Loss)
+	}
+	diff := MaxAbsDiff(goResult, xlaResult)
+	t.Logf("%s: loss %.7f; %s: loss %.7f; max |diff| over loss and %d gradients = %.3g",
+		backend.Describe(xlaBackend), xlaResult.Loss, backend.Describe(goBackend), goResult.Loss,
+		len(goResult.Gradients), diff)
+	if diff > tolerance {
+		t.Errorf("xla:cpu and go differ by %g > %g", diff, tolerance)
+	}
+}
