@@ -17,7 +17,7 @@ import (
 
 	"github.com/gomlx/compute"
 	_ "github.com/gomlx/compute/gobackend" // Registers the "go" backend.
-	"github.com/gomlx/go-xla/compute/xla"   // Registers the "xla" backend (without upstream's auto-installer).
+	"github.com/gomlx/go-xla/compute/xla"  // Registers the "xla" backend (without upstream's auto-installer).
 	"github.com/gomlx/go-xla/pjrt"
 	"github.com/pkg/errors"
 )
