@@ -1,0 +1,198 @@
+#!/usr/bin/env bash
+# setup.sh — installs everything cnnlab needs on a fresh machine, from the registries reachable here
+# (Go module proxy, PyPI, npm, Debian). Idempotent: a second run installs nothing and says what it skipped.
+#
+# Usage: scripts/setup.sh [--gpu] [--upstream-xla] [--notebooks] [--browser] [--help]
+#
+#   (default)       Go toolchain (via GOTOOLCHAIN), Go modules, pinned tools (goimports, gotestsum, gonb)
+#                   and XLA's CPU PJRT plugin (from a pinned PyPI wheel, sha256-checked).
+#   --gpu           also the CUDA PJRT plugin and NVIDIA libraries (from the JAX CUDA wheels on PyPI,
+#                   through go-xla's installer).
+#   --upstream-xla  install the CPU plugin with go-xla's own installer instead (downloads from GitHub).
+#   --notebooks     also a Python venv with Jupyter and the GoNB kernel (for `make lab` and notebook tests).
+#   --browser       also Chromium (Debian) and the web page's npm packages (for the browser tests).
+#
+# Environment: CNNLAB_HOME (default ~/.local/share/cnnlab) holds the venv, stamps and downloads;
+# PJRT_PLUGIN_LIBRARY_PATH (first entry) overrides where the PJRT plugins go (default ~/.local/lib/go-xla).
+set -euo pipefail
+
+export GOTOOLCHAIN=go1.27.3
+readonly GO_TOOLCHAIN=go1.27.3
+
+# XLA's CPU PJRT plugin, from the PyPI wheel lammps-jax-pjrt-cpu (built from jaxlib 0.11.2's XLA).
+# Chosen among the PyPI wheels that carry the plugin: it loads in go-xla v0.4.13 (reports PJRT API
+# v0.115, the nearest to upstream's v0.114.0 plugin) and runs GoMLX's conv/reduce/gradient graphs
+# identically to the pure-Go backend (internal/smoke). See docs/xla-cpu-plugin.md for the matrix tried.
+readonly CPU_WHEEL_NAME=lammps-jax-pjrt-cpu
+readonly CPU_WHEEL_VERSION=0.11.2
+readonly CPU_WHEEL_FILE=lammps_jax_pjrt_cpu-0.11.2-py3-none-manylinux_2_27_x86_64.whl
+readonly CPU_WHEEL_SHA256=1319390d948b39f69f7dade496b7c385149d9ca6097a6b62114da113216d9ad1
+readonly CPU_WHEEL_MEMBER=lammps_jax_pjrt_cpu/pjrt_c_api_cpu_plugin.so
+readonly CPU_PLUGIN_SHA256=ad1309ac822b1b24d51b7f9947c7c9fa9ef5d67f390584cbc3d1fa2428fed9c2
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CNNLAB_HOME="${CNNLAB_HOME:-$HOME/.local/share/cnnlab}"
+PLUGIN_DIR="${PJRT_PLUGIN_LIBRARY_PATH:-$HOME/.local/lib/go-xla}"
+PLUGIN_DIR="${PLUGIN_DIR%%:*}"
+VENV="$CNNLAB_HOME/venv"
+
+want_gpu=0 want_upstream=0 want_notebooks=0 want_browser=0
+for arg in "$@"; do
+  case "$arg" in
+    --gpu) want_gpu=1 ;;
+    --upstream-xla) want_upstream=1 ;;
+    --notebooks) want_notebooks=1 ;;
+    --browser) want_browser=1 ;;
+    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "setup.sh: unknown option $arg (see --help)" >&2; exit 2 ;;
+  esac
+done
+
+did=() skipped=()
+step_did() { did+=("$1"); echo "setup: installed $1"; }
+step_skip() { skipped+=("$1"); echo "setup: skipped $1 (already there)"; }
+die() { echo "setup.sh: error: $*" >&2; exit 1; }
+
+sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
+
+# go_toolchain makes sure the pinned Go toolchain runs (the go command fetches it via GOTOOLCHAIN).
+go_toolchain() {
+  command -v go >/dev/null || die "no 'go' on PATH: install Go >= 1.26 first (https://go.dev/dl or your package manager)"
+  local cached
+  cached="$(GOTOOLCHAIN=local go env GOMODCACHE)/golang.org/toolchain@v0.0.1-${GO_TOOLCHAIN}.$(GOTOOLCHAIN=local go env GOOS)-$(GOTOOLCHAIN=local go env GOARCH)"
+  if [ "$(GOTOOLCHAIN=local go env GOVERSION)" = "$GO_TOOLCHAIN" ] || [ -d "$cached" ]; then
+    step_skip "Go toolchain $GO_TOOLCHAIN"
+    return
+  fi
+  go version >/dev/null || die "could not fetch Go toolchain $GO_TOOLCHAIN through the module proxy"
+  step_did "Go toolchain $GO_TOOLCHAIN"
+}
+
+# go_modules downloads the module graph of the repository and of tools/.
+go_modules() {
+  local stamp="$CNNLAB_HOME/stamps/modules" sum
+  sum="$(cat "$ROOT/go.sum" "$ROOT/tools/go.sum" | sha256sum | cut -d' ' -f1)"
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sum" ]; then
+    step_skip "Go modules (go.sum unchanged)"
+    return
+  fi
+  (cd "$ROOT" && go mod download) || die "go mod download failed in $ROOT"
+  (cd "$ROOT/tools" && go mod download) || die "go mod download failed in $ROOT/tools"
+  mkdir -p "$(dirname "$stamp")" && echo "$sum" > "$stamp.tmp" && mv "$stamp.tmp" "$stamp"
+  step_did "Go modules"
+}
+
+# go_tools installs the tools pinned in tools/go.mod (goimports, gotestsum, gonb) into $(go env GOPATH)/bin.
+go_tools() {
+  local bin stamp="$CNNLAB_HOME/stamps/tools" sum
+  bin="$(go env GOPATH)/bin"
+  sum="$(sha256sum "$ROOT/tools/go.mod" | cut -d' ' -f1)"
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sum" ] &&
+     [ -x "$bin/goimports" ] && [ -x "$bin/gotestsum" ] && [ -x "$bin/gonb" ]; then
+    step_skip "tools goimports, gotestsum, gonb in $bin"
+    return
+  fi
+  (cd "$ROOT/tools" && GOBIN="$bin" go install tool) || die "installing the tools of tools/go.mod failed"
+  mkdir -p "$(dirname "$stamp")" && echo "$sum" > "$stamp.tmp" && mv "$stamp.tmp" "$stamp"
+  step_did "tools goimports, gotestsum, gonb in $bin"
+}
+
+# xla_cpu_plugin installs XLA's CPU PJRT plugin from the pinned PyPI wheel, checking both checksums.
+xla_cpu_plugin() {
+  local target="$PLUGIN_DIR/pjrt_c_api_cpu_plugin.so"
+  if [ -f "$target" ] && [ "$(sha256_of "$target")" = "$CPU_PLUGIN_SHA256" ]; then
+    step_skip "XLA CPU PJRT plugin ($target)"
+    return
+  fi
+  local downloads="$CNNLAB_HOME/downloads" wheel
+  wheel="$downloads/$CPU_WHEEL_FILE"
+  mkdir -p "$downloads" "$PLUGIN_DIR"
+  if [ ! -f "$wheel" ] || [ "$(sha256_of "$wheel")" != "$CPU_WHEEL_SHA256" ]; then
+    rm -f "$wheel"
+    python3 -m pip download --quiet --no-deps --only-binary=:all: --dest "$downloads" \
+      "$CPU_WHEEL_NAME==$CPU_WHEEL_VERSION" ||
+      die "pip could not download $CPU_WHEEL_NAME==$CPU_WHEEL_VERSION from PyPI"
+  fi
+  [ "$(sha256_of "$wheel")" = "$CPU_WHEEL_SHA256" ] ||
+    die "checksum mismatch for $wheel: got $(sha256_of "$wheel"), want $CPU_WHEEL_SHA256"
+  python3 - "$wheel" "$CPU_WHEEL_MEMBER" "$target.tmp" <<'PY' || die "extracting $CPU_WHEEL_MEMBER from $wheel failed"
+import shutil, sys, zipfile
+wheel, member, out = sys.argv[1:]
+with zipfile.ZipFile(wheel) as z, z.open(member) as src, open(out, "wb") as dst:
+    shutil.copyfileobj(src, dst, 1 << 20)
+PY
+  if [ "$(sha256_of "$target.tmp")" != "$CPU_PLUGIN_SHA256" ]; then
+    rm -f "$target.tmp"
+    die "checksum mismatch for the plugin extracted from $wheel"
+  fi
+  chmod 0755 "$target.tmp" && mv "$target.tmp" "$target"
+  step_did "XLA CPU PJRT plugin from $CPU_WHEEL_NAME $CPU_WHEEL_VERSION ($target)"
+}
+
+# xla_via_go_installer runs go-xla's own installer for a plugin ("cuda", or "cpu" from GitHub).
+xla_via_go_installer() {
+  local plugin="$1"
+  if [ "$plugin" = cuda ] && ls "$PLUGIN_DIR"/pjrt_c_api_cuda*_plugin.so >/dev/null 2>&1; then
+    step_skip "XLA CUDA PJRT plugin ($PLUGIN_DIR)"
+    return
+  fi
+  (cd "$ROOT" && go run ./scripts/xlainstall -plugin "$plugin" -dir "$(dirname "$PLUGIN_DIR")") ||
+    die "go-xla's installer failed for the $plugin plugin"
+  step_did "XLA $plugin PJRT plugin via go-xla's installer"
+}
+
+# python_venv creates the venv with Jupyter (for notebooks) from scripts/requirements-notebooks.txt.
+python_venv() {
+  local req="$ROOT/scripts/requirements-notebooks.txt" stamp="$CNNLAB_HOME/stamps/venv" sum
+  sum="$(sha256sum "$req" | cut -d' ' -f1)"
+  if [ -x "$VENV/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sum" ]; then
+    step_skip "Python venv $VENV"
+    return
+  fi
+  python3 -m venv "$VENV" || die "python3 -m venv $VENV failed"
+  "$VENV/bin/python" -m pip install --quiet -r "$req" || die "pip install -r $req failed"
+  mkdir -p "$(dirname "$stamp")" && echo "$sum" > "$stamp.tmp" && mv "$stamp.tmp" "$stamp"
+  step_did "Python venv $VENV"
+}
+
+# gonb_kernel registers the GoNB kernel in the venv's Jupyter data dir.
+gonb_kernel() {
+  local spec="$VENV/share/jupyter/kernels/gonb/kernel.json" bin
+  bin="$(go env GOPATH)/bin"
+  if [ -f "$spec" ] && grep -q "$bin/gonb" "$spec"; then
+    step_skip "GoNB kernel ($spec)"
+    return
+  fi
+  JUPYTER_DATA_DIR="$VENV/share/jupyter" PATH="$VENV/bin:$bin:$PATH" "$bin/gonb" --install --logtostderr ||
+    die "gonb --install failed"
+  step_did "GoNB kernel ($spec)"
+}
+
+# browser installs Debian's Chromium and the web page's npm packages.
+browser() {
+  if command -v chromium >/dev/null; then
+    step_skip "chromium (Debian)"
+  else
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) ||
+      die "apt-get install chromium failed (needs root)"
+    step_did "chromium (Debian)"
+  fi
+  if [ -f "$ROOT/web/package-lock.json" ]; then
+    if [ -d "$ROOT/web/node_modules" ] && [ "$ROOT/web/node_modules/.package-lock.json" -nt "$ROOT/web/package-lock.json" ]; then
+      step_skip "npm packages of web/"
+    else
+      (cd "$ROOT/web" && npm ci --ignore-scripts --no-audit --no-fund --silent) || die "npm ci in web/ failed"
+      step_did "npm packages of web/"
+    fi
+  fi
+}
+
+start=$(date +%s)
+go_toolchain
+go_modules
+go_tools
+if [ "$want_upstream" = 1 ]; then xla_via_go_installer cpu; else xla_cpu_plugin; fi
+[ "$want_gpu" = 1 ] && xla_via_go_installer cuda
+if [ "$want_notebooks" = 1 ]; then python_venv; gonb_kernel; fi
+[ "$want_browser" = 1 ] && browser
+echo "setup: done in $(( $(date +%s) - start ))s — installed: ${#did[@]}, skipped: ${#skipped[@]}"
