@@ -10,7 +10,7 @@ OUT ?= out
 SETUP_FLAGS ?=
 GO_PACKAGES := ./...
 
-.PHONY: setup build reproduce smoke test vet fmt-check go-test help
+.PHONY: setup build reproduce smoke test vet fmt-check go-test notebooks notebooks-check notebooks-write lab help
 
 help:
 	@echo "make reproduce | make test | make setup | make build | make smoke"
@@ -41,5 +41,26 @@ fmt-check:
 go-test:
 	gotestsum --format testname -- -count=1 -timeout 30m $(GO_PACKAGES)
 
+## notebooks: execute every notebook headlessly, CI-sized (CNNLAB_QUICK=1); committed files unchanged.
+notebooks: build
+	bash scripts/setup.sh --notebooks
+	CNNLAB_QUICK=1 bash scripts/run-notebooks.sh run
+
+## notebooks-check: the committed notebooks were executed top to bottom, without errors, with clean metadata.
+notebooks-check:
+	bash scripts/setup.sh --notebooks
+	bash scripts/run-notebooks.sh check
+
+## notebooks-write: execute every notebook with the lecture's full settings and save the outputs.
+notebooks-write: build
+	bash scripts/setup.sh --notebooks
+	bash scripts/run-notebooks.sh run --write
+
+## lab: start JupyterLab with the GoNB kernel on the notebooks (http://localhost:8888).
+lab: build
+	bash scripts/setup.sh --notebooks
+	CNNLAB_ROOT=$(CURDIR) JUPYTER_DATA_DIR=$${CNNLAB_HOME:-$$HOME/.local/share/cnnlab}/venv/share/jupyter \
+	  $${CNNLAB_HOME:-$$HOME/.local/share/cnnlab}/venv/bin/jupyter lab --notebook-dir=notebooks $(LAB_FLAGS)
+
 ## test: everything CI checks, after set-up.
-test: build vet fmt-check smoke go-test
+test: build vet fmt-check smoke go-test notebooks-check notebooks

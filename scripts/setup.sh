@@ -2,7 +2,7 @@
 # setup.sh — installs everything cnnlab needs on a fresh machine, from the registries reachable here
 # (Go module proxy, PyPI, npm, Debian). Idempotent: a second run installs nothing and says what it skipped.
 #
-# Usage: scripts/setup.sh [--gpu] [--upstream-xla] [--notebooks] [--browser] [--help]
+# Usage: scripts/setup.sh [--gpu] [--upstream-xla] [--notebooks] [--browser] [--onnx] [--help]
 #
 #   (default)       Go toolchain (via GOTOOLCHAIN), Go modules, pinned tools (goimports, gotestsum, gonb)
 #                   and XLA's CPU PJRT plugin (from a pinned PyPI wheel, sha256-checked).
@@ -11,6 +11,7 @@
 #   --upstream-xla  install the CPU plugin with go-xla's own installer instead (downloads from GitHub).
 #   --notebooks     also a Python venv with Jupyter and the GoNB kernel (for `make lab` and notebook tests).
 #   --browser       also Chromium (Debian) and the web page's npm packages (for the browser tests).
+#   --onnx          also a Python venv with the official ONNX checker and ONNX Runtime (export tests).
 #
 # Environment: CNNLAB_HOME (default ~/.local/share/cnnlab) holds the venv, stamps and downloads;
 # PJRT_PLUGIN_LIBRARY_PATH (first entry) overrides where the PJRT plugins go (default ~/.local/lib/go-xla).
@@ -36,14 +37,15 @@ PLUGIN_DIR="${PJRT_PLUGIN_LIBRARY_PATH:-$HOME/.local/lib/go-xla}"
 PLUGIN_DIR="${PLUGIN_DIR%%:*}"
 VENV="$CNNLAB_HOME/venv"
 
-want_gpu=0 want_upstream=0 want_notebooks=0 want_browser=0
+want_gpu=0 want_upstream=0 want_notebooks=0 want_browser=0 want_onnx=0
 for arg in "$@"; do
   case "$arg" in
     --gpu) want_gpu=1 ;;
     --upstream-xla) want_upstream=1 ;;
     --notebooks) want_notebooks=1 ;;
     --browser) want_browser=1 ;;
-    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --onnx) want_onnx=1 ;;
+    -h|--help) awk 'NR>1 && /^#/ {sub(/^# ?/, ""); print; next} NR>1 {exit}' "$0"; exit 0 ;;
     *) echo "setup.sh: unknown option $arg (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -141,18 +143,19 @@ xla_via_go_installer() {
   step_did "XLA $plugin PJRT plugin via go-xla's installer"
 }
 
-# python_venv creates the venv with Jupyter (for notebooks) from scripts/requirements-notebooks.txt.
+# python_venv DIR REQUIREMENTS creates (or updates) a venv from a fully pinned requirements file.
 python_venv() {
-  local req="$ROOT/scripts/requirements-notebooks.txt" stamp="$CNNLAB_HOME/stamps/venv" sum
+  local venv="$1" req="$2" stamp sum
+  stamp="$CNNLAB_HOME/stamps/venv-$(basename "$venv")"
   sum="$(sha256sum "$req" | cut -d' ' -f1)"
-  if [ -x "$VENV/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sum" ]; then
-    step_skip "Python venv $VENV"
+  if [ -x "$venv/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sum" ]; then
+    step_skip "Python venv $venv"
     return
   fi
-  python3 -m venv "$VENV" || die "python3 -m venv $VENV failed"
-  "$VENV/bin/python" -m pip install --quiet -r "$req" || die "pip install -r $req failed"
+  python3 -m venv "$venv" || die "python3 -m venv $venv failed"
+  "$venv/bin/python" -m pip install --quiet -r "$req" || die "pip install -r $req into $venv failed"
   mkdir -p "$(dirname "$stamp")" && echo "$sum" > "$stamp.tmp" && mv "$stamp.tmp" "$stamp"
-  step_did "Python venv $VENV"
+  step_did "Python venv $venv ($(basename "$req"))"
 }
 
 # gonb_kernel registers the GoNB kernel in the venv's Jupyter data dir.
@@ -163,8 +166,20 @@ gonb_kernel() {
     step_skip "GoNB kernel ($spec)"
     return
   fi
-  JUPYTER_DATA_DIR="$VENV/share/jupyter" PATH="$VENV/bin:$bin:$PATH" "$bin/gonb" --install --logtostderr ||
+  JUPYTER_DATA_DIR="$VENV/share/jupyter" PATH="$VENV/bin:$bin:$PATH" "$bin/gonb" --install --force_deps --logtostderr ||
     die "gonb --install failed"
+  # The kernel runs `go`: pin the toolchain in the kernel's environment, whoever starts Jupyter.
+  "$VENV/bin/python" - "$spec" "$GO_TOOLCHAIN" "$bin" <<'PY' || die "could not set the GoNB kernel's environment in $spec"
+import json, os, sys
+spec, toolchain, gobin = sys.argv[1:]
+with open(spec) as f:
+    kernel = json.load(f)
+kernel.setdefault("env", {})["GOTOOLCHAIN"] = toolchain
+kernel["env"]["PATH"] = gobin + ":" + os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin")
+with open(spec + ".tmp", "w") as f:
+    json.dump(kernel, f, indent=1)
+os.replace(spec + ".tmp", spec)
+PY
   step_did "GoNB kernel ($spec)"
 }
 
@@ -193,6 +208,7 @@ go_modules
 go_tools
 if [ "$want_upstream" = 1 ]; then xla_via_go_installer cpu; else xla_cpu_plugin; fi
 [ "$want_gpu" = 1 ] && xla_via_go_installer cuda
-if [ "$want_notebooks" = 1 ]; then python_venv; gonb_kernel; fi
+if [ "$want_notebooks" = 1 ]; then python_venv "$VENV" "$ROOT/scripts/requirements-notebooks.txt"; gonb_kernel; fi
+[ "$want_onnx" = 1 ] && python_venv "$CNNLAB_HOME/onnx-venv" "$ROOT/scripts/requirements-onnx.txt"
 [ "$want_browser" = 1 ] && browser
 echo "setup: done in $(( $(date +%s) - start ))s — installed: ${#did[@]}, skipped: ${#skipped[@]}"
