@@ -5,7 +5,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/cnnlab/cnnlab/internal/backend"
+	"github.com/cnnlab/cnnlab/backend"
 	"github.com/cnnlab/cnnlab/internal/smoke"
 	"github.com/pkg/errors"
 )

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/cnnlab/cnnlab/internal/backend"
+	"github.com/cnnlab/cnnlab/backend"
 )
 
 // tolerance for float32 results of two backends: both accumulate a few hundred products in a

@@ -1,0 +1,208 @@
+package datasets
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// tarServer serves a tarball; it records the Range headers it gets, and cuts off the first
+// response after cutAt bytes if cutAt > 0; if ignoreRange it always answers 200 with everything.
+type tarServer struct {
+	data        []byte
+	cutAt       int
+	ignoreRange bool
+	mu          sync.Mutex
+	ranges      []string
+}
+
+func (s *tarServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	rng := r.Header.Get("Range")
+	s.ranges = append(s.ranges, rng)
+	first := len(s.ranges) == 1
+	s.mu.Unlock()
+	start := 0
+	if rng != "" && !s.ignoreRange {
+		n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(rng, "bytes="), "-"))
+		if err != nil || n > len(s.data) {
+			w.WriteHeader(http.StatusRequestedRangeNotSatisfiable)
+			return
+		}
+		start = n
+		w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", n, len(s.data)-1, len(s.data)))
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(s.data)-start))
+	if start > 0 {
+		w.WriteHeader(http.StatusPartialContent)
+	}
+	body := s.data[start:]
+	if first && s.cutAt > 0 {
+		_, _ = w.Write(body[:s.cutAt])
+		w.(http.Flusher).Flush()
+		panic(http.ErrAbortHandler) // Cuts the connection mid-body.
+	}
+	_, _ = w.Write(body)
+}
+
+// cifar100Tarball returns a small CIFAR-100 tarball with the given members left out, and the spec
+// that accepts it.
+func cifar100Tarball(t *testing.T, leaveOut ...string) ([]byte, datasetSpec) {
+	files, spec := smallCIFAR100(6, 3)
+	members := map[string][]byte{"cifar-100-binary/README": []byte("extra member, ignored")}
+	order := []string{"cifar-100-binary/README"}
+	for _, name := range []string{"coarse_label_names.txt", "fine_label_names.txt", "test.bin", "train.bin"} {
+		if slices.Contains(leaveOut, name) {
+			continue
+		}
+		members["cifar-100-binary/"+name] = files[name]
+		order = append(order, "cifar-100-binary/"+name)
+	}
+	tarball := makeTarball(t, members, order)
+	spec.archiveSHA256 = sha256Hex(tarball)
+	return tarball, spec
+}
+
+func TestEnsureResumesCutDownload(t *testing.T) {
+	for _, ignoreRange := range []bool{false, true} {
+		t.Run(fmt.Sprintf("ignoreRange=%v", ignoreRange), func(t *testing.T) {
+			tarball, spec := cifar100Tarball(t)
+			srv := &tarServer{data: tarball, cutAt: len(tarball) / 2, ignoreRange: ignoreRange}
+			ts := httptest.NewServer(srv)
+			defer ts.Close()
+			dir := t.TempDir()
+			var progress bytes.Buffer
+			opts := DownloadOptions{URL: ts.URL + "/cifar-100-binary.tar.gz", Progress: &progress}
+			_, err := ensure(context.Background(), dir, spec, opts)
+			wantErr(t, err, "cifar-100-binary.tar.gz.part", "run again to resume")
+			part := filepath.Join(dir, "cifar-100-binary.tar.gz.part")
+			if info, err := os.Stat(part); err != nil || info.Size() != int64(len(tarball)/2) {
+				t.Fatalf("partial download: %v, %v bytes; want %d", err, info, len(tarball)/2)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "cifar-100-binary")); !os.IsNotExist(err) {
+				t.Fatalf("dataset directory exists after a cut download: %v", err)
+			}
+			root, err := ensure(context.Background(), dir, spec, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantRanges := []string{"", fmt.Sprintf("bytes=%d-", len(tarball)/2)}
+			if !slices.Equal(srv.ranges, wantRanges) {
+				t.Fatalf("Range headers %q, want %q", srv.ranges, wantRanges)
+			}
+			d, err := loadCIFAR100(dir, spec)
+			if err != nil || d.Train.Len() != 6 || d.Test.Len() != 3 || root != filepath.Join(dir, "cifar-100-binary") {
+				t.Fatalf("loading the extracted data from %s: %v", root, err)
+			}
+			entries, _ := os.ReadDir(dir)
+			if len(entries) != 1 || entries[0].Name() != "cifar-100-binary" {
+				t.Fatalf("data dir holds %v, want only cifar-100-binary", entries)
+			}
+			if _, err := os.Stat(filepath.Join(root, "README")); !os.IsNotExist(err) {
+				t.Fatalf("member outside the spec was extracted: %v", err)
+			}
+			// Offline: the verified directory is used without any request.
+			ts.Close()
+			if _, err := ensure(context.Background(), dir, spec, opts); err != nil || len(srv.ranges) != 2 {
+				t.Fatalf("second ensure: %v, %d requests", err, len(srv.ranges))
+			}
+		})
+	}
+}
+
+func TestEnsureBadInput(t *testing.T) {
+	tests := []struct {
+		name     string
+		leaveOut []string
+		editSpec func(*datasetSpec)
+		wantErrs []string
+		wantPart bool // Whether the .part file stays (to resume) after the error.
+	}{
+		{"checksum mismatch", nil, func(s *datasetSpec) { s.archiveSHA256 = strings.Repeat("0", 64) },
+			[]string{"cifar-100-binary.tar.gz.part", "sha256 mismatch", "removed"}, false},
+		{"missing member", []string{"test.bin"}, nil,
+			[]string{"cifar-100-binary.tar.gz", "missing member cifar-100-binary/test.bin"}, false},
+		{"member too large", nil, func(s *datasetSpec) { s.test.records = 2 },
+			[]string{"member cifar-100-binary/test.bin has 9222 bytes, more than the 6148 expected"}, false},
+		{"extracted file checksum", nil, func(s *datasetSpec) { s.train[0].sha256 = strings.Repeat("1", 64) },
+			[]string{"verifying the files extracted", "train.bin: sha256 mismatch"}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tarball, spec := cifar100Tarball(t, tc.leaveOut...)
+			if tc.editSpec != nil {
+				tc.editSpec(&spec)
+			}
+			ts := httptest.NewServer(&tarServer{data: tarball})
+			defer ts.Close()
+			dir := t.TempDir()
+			_, err := ensure(context.Background(), dir, spec, DownloadOptions{URL: ts.URL + "/x.tar.gz"})
+			wantErr(t, err, tc.wantErrs...)
+			if _, err := os.Stat(filepath.Join(dir, "cifar-100-binary")); !os.IsNotExist(err) {
+				t.Fatalf("dataset directory left after the error: %v", err)
+			}
+			entries, _ := os.ReadDir(dir)
+			for _, e := range entries {
+				if strings.HasPrefix(e.Name(), ".cifar-100-binary") || strings.HasSuffix(e.Name(), ".part") {
+					t.Errorf("left behind: %s", e.Name())
+				}
+			}
+		})
+	}
+}
+
+func TestEnsureExistingDirectory(t *testing.T) {
+	files, spec := smallCIFAR100(4, 2)
+	dir := t.TempDir()
+	writeFiles(t, filepath.Join(dir, "cifar-100-binary"), files)
+	unreachable := DownloadOptions{URL: "http://127.0.0.1:1/never-contacted.tar.gz"}
+	if _, err := ensure(context.Background(), dir, spec, unreachable); err != nil {
+		t.Fatal(err)
+	}
+	files["test.bin"][10]++
+	writeFiles(t, filepath.Join(dir, "cifar-100-binary"), files)
+	_, err := ensure(context.Background(), dir, spec, unreachable)
+	wantErr(t, err, "fails verification", "test.bin: sha256 mismatch")
+}
+
+func TestEnsureRealCIFAR100Offline(t *testing.T) {
+	dir := os.Getenv(DataDirEnv)
+	if dir == "" {
+		t.Skipf("real CIFAR-100 test skipped: $%s is not set", DataDirEnv)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "cifar-100-binary")); err != nil {
+		t.Skipf("real CIFAR-100 test skipped: %v", err)
+	}
+	root, err := EnsureCIFAR100(context.Background(), dir, DownloadOptions{URL: "http://127.0.0.1:1/never-contacted.tar.gz"})
+	if err != nil || root != filepath.Join(dir, "cifar-100-binary") {
+		t.Fatalf("EnsureCIFAR100 on the real data: %q, %v", root, err)
+	}
+}
+
+func TestParseContentRange(t *testing.T) {
+	for _, tc := range []struct {
+		in          string
+		start, size int64
+		ok          bool
+	}{
+		{"bytes 100-199/200", 100, 200, true},
+		{"bytes 0-9/*", 0, -1, true},
+		{"bytes -5-9/10", 0, 0, false},
+		{"items 1-2/3", 0, 0, false},
+		{"bytes 12", 0, 0, false},
+	} {
+		start, size, err := parseContentRange(tc.in)
+		if (err == nil) != tc.ok || start != tc.start || size != tc.size {
+			t.Errorf("parseContentRange(%q) = %d, %d, %v", tc.in, start, size, err)
+		}
+	}
+}
