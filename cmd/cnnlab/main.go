@@ -27,7 +27,12 @@ type command struct {
 // commands returns the sub-commands by name. Each lives in a file of its own.
 func commands() map[string]command {
 	return map[string]command{
-		"smoke": {"run a small conv net forward and backward on a backend (checks the set-up)", runSmoke},
+		"smoke":     {"run a small conv net forward and backward on a backend (checks the set-up)", runSmoke},
+		"reproduce": {"run the lecture's 3-class experiment end to end (CNN, MLP baseline, reports)", runReproduce},
+		"train":     {"train a model on CIFAR-100 classes and save it with its history and reports", runTrain},
+		"eval":      {"evaluate a saved model: classification report and confusion matrix", runEval},
+		"predict":   {"top-5 classes of JPEG/PNG images with a saved model", runPredict},
+		"summary":   {"print a model's layer table (torchsummary format)", runSummary},
 	}
 }
 

@@ -1,0 +1,180 @@
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/cnnlab/cnnlab/cnn"
+	"github.com/cnnlab/cnnlab/datasets"
+	"github.com/cnnlab/cnnlab/backend"
+	"github.com/gomlx/compute"
+	"github.com/pkg/errors"
+)
+
+// EpochsEnv overrides the default number of epochs (for notebooks and CI), below --epochs.
+const EpochsEnv = "CNNLAB_EPOCHS"
+
+// quickEpochs is the number of epochs of --quick.
+const quickEpochs = 10
+
+// trainFlags are the flags shared by the train and reproduce commands.
+type trainFlags struct {
+	backend, data, out, optimizer       string
+	epochs, batch, checkpointEvery      int
+	lr, lrFinal, momentum, weightDecay  float64
+	seed                                int64
+	augment, quick, noProgress, evalAll bool
+}
+
+// register adds the shared flags to fs with the lecture experiment's defaults.
+func (f *trainFlags) register(fs *flag.FlagSet, defaultOut string) {
+	d := cnn.DefaultTrainConfig()
+	fs.StringVar(&f.backend, "backend", "", "backend: xla:cpu, xla:cuda or go (default $"+backend.EnvVar+", else "+backend.Default+")")
+	fs.StringVar(&f.data, "data", "", "directory holding cifar-100-binary/ (default $"+datasets.DataDirEnv+")")
+	fs.StringVar(&f.out, "out", defaultOut, "output directory: model, checkpoint, history, reports (a run there resumes from its checkpoint)")
+	fs.IntVar(&f.epochs, "epochs", 0, fmt.Sprintf("epochs of training (default $%s, else %d)", EpochsEnv, d.Epochs))
+	fs.BoolVar(&f.quick, "quick", false, fmt.Sprintf("short run of %d epochs, for notebooks and CI (accuracy bounds not reached)", quickEpochs))
+	fs.IntVar(&f.batch, "batch", d.BatchSize, "batch size")
+	fs.StringVar(&f.optimizer, "optimizer", d.Optimizer, "optimizer: momentum, sgd, lineardecay or adam")
+	fs.Float64Var(&f.lr, "lr", d.LearningRate, "learning rate (initial rate ε₀ for lineardecay)")
+	fs.Float64Var(&f.lrFinal, "lr-final", 0, "final learning rate ε_τ of a linear decay over the whole training (lineardecay; momentum if > 0)")
+	fs.Float64Var(&f.momentum, "momentum", d.Momentum, "momentum coefficient α (optimizer momentum)")
+	fs.Float64Var(&f.weightDecay, "weight-decay", 0, "L2 weight decay λ (0: none)")
+	fs.Int64Var(&f.seed, "seed", d.Seed, "seed of the initial weights and of the batch order")
+	fs.BoolVar(&f.augment, "augment", false, "augment training images (random crop with 4-pixel padding, horizontal flip)")
+	fs.IntVar(&f.checkpointEvery, "checkpoint-every", 200, "steps between checkpoints (also saved after every epoch)")
+	fs.BoolVar(&f.noProgress, "no-progress", false, "do not print the progress display (to stderr)")
+	fs.BoolVar(&f.evalAll, "eval-train", false, "evaluate the whole training set after every epoch (default: running mean of the epoch's batches)")
+}
+
+// config returns the training configuration of the flags.
+func (f *trainFlags) config() (cnn.TrainConfig, error) {
+	cfg := cnn.TrainConfig{Epochs: f.epochs, BatchSize: f.batch, Optimizer: f.optimizer, LearningRate: f.lr,
+		FinalLearningRate: f.lrFinal, Momentum: f.momentum, WeightDecay: f.weightDecay, Seed: f.seed,
+		Augment: f.augment, CheckpointEvery: f.checkpointEvery, EvalTrain: f.evalAll}
+	if cfg.Epochs == 0 {
+		cfg.Epochs = cnn.DefaultTrainConfig().Epochs
+		if env := os.Getenv(EpochsEnv); env != "" {
+			n, err := strconv.Atoi(env)
+			if err != nil || n < 1 {
+				return cfg, errors.Errorf("$%s=%q: want a positive number of epochs", EpochsEnv, env)
+			}
+			cfg.Epochs = n
+		}
+		if f.quick {
+			cfg.Epochs = quickEpochs
+		}
+	}
+	if !f.noProgress {
+		cfg.Progress = os.Stderr
+	}
+	if _, err := cfg.NewOptimizer(1); err != nil {
+		return cfg, err
+	}
+	return cfg, cfg.Validate()
+}
+
+// noArgs fails if fs has positional arguments left.
+func noArgs(fs *flag.FlagSet) error {
+	if fs.NArg() > 0 {
+		return errors.Errorf("unexpected arguments %q (flags go before them? see --help)", strings.Join(fs.Args(), " "))
+	}
+	return nil
+}
+
+// openBackend creates the backend of flagValue and prints which one is used.
+func openBackend(flagValue string, stdout io.Writer) (compute.Backend, error) {
+	b, err := backend.New(flagValue)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(stdout, "running on %s\n", backend.Describe(b))
+	return b, nil
+}
+
+// loadClasses loads CIFAR-100 from dataDir and returns the train and test subsets of classes
+// (comma-separated ids or names; "all" for the 100 classes).
+func loadClasses(dataDir, classes string) (train, test *datasets.Set, err error) {
+	data, err := datasets.LoadCIFAR100(dataDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	if strings.TrimSpace(classes) == "all" {
+		return data.Train, data.Test, nil
+	}
+	var list []string
+	for _, c := range strings.Split(classes, ",") {
+		if c = strings.TrimSpace(c); c != "" {
+			list = append(list, c)
+		}
+	}
+	if len(list) < 2 {
+		return nil, nil, errors.Errorf("--classes %q: give at least 2 classes (ids or names, comma-separated) or \"all\"", classes)
+	}
+	return data.Subset(list...)
+}
+
+// signalContext returns a context cancelled by SIGINT or SIGTERM, so training stops after a
+// checkpoint.
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+// writeJSON writes v as indented JSON to path (via a temporary file renamed into place).
+func writeJSON(path string, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return errors.Wrapf(err, "encoding %q", path)
+	}
+	return writeFileAtomic(path, append(data, '\n'))
+}
+
+// writeFileAtomic writes data to a temporary file beside path and renames it into place.
+func writeFileAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return errors.Wrapf(err, "writing %q", path)
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return errors.Wrapf(err, "writing %q", path)
+	}
+	return nil
+}
+
+// writeHistory writes the history as history.csv and history.json in dir.
+func writeHistory(dir string, history []cnn.EpochStats) error {
+	var b strings.Builder
+	w := csv.NewWriter(&b)
+	_ = w.Write([]string{"epoch", "step", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "seconds", "images_per_second"})
+	for _, s := range history {
+		_ = w.Write([]string{strconv.Itoa(s.Epoch), strconv.Itoa(s.Step), ff(s.TrainLoss), ff(s.TrainAccuracy),
+			ff(s.TestLoss), ff(s.TestAccuracy), ff(s.Seconds), ff(s.ImagesPerSecond)})
+	}
+	w.Flush()
+	if err := writeFileAtomic(filepath.Join(dir, "history.csv"), []byte(b.String())); err != nil {
+		return err
+	}
+	return writeJSON(filepath.Join(dir, "history.json"), history)
+}
+
+// ff formats a float for CSV.
+func ff(v float64) string { return strconv.FormatFloat(v, 'g', 8, 64) }

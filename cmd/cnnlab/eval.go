@@ -1,0 +1,84 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/cnnlab/cnnlab/cnn"
+	"github.com/cnnlab/cnnlab/datasets"
+	"github.com/pkg/errors"
+)
+
+// runEval evaluates a saved model on the train or test images of its classes.
+func runEval(args []string, stdout io.Writer) error {
+	fs := newFlagSet("eval", "--model-dir DIR [flags]")
+	modelDir := fs.String("model-dir", "", "saved model directory (e.g. runs/reproduce/cnn/model, or a checkpoint directory)")
+	split := fs.String("split", "test", "which images: test or train")
+	backendFlag := fs.String("backend", "", "backend: xla:cpu, xla:cuda or go (default $GOMLX_BACKEND, else xla:cpu)")
+	data := fs.String("data", "", "directory holding cifar-100-binary/ (default $"+datasets.DataDirEnv+")")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	if *modelDir == "" {
+		return errors.New("--model-dir is required")
+	}
+	if *split != "test" && *split != "train" {
+		return errors.Errorf("--split %q: want test or train", *split)
+	}
+	t, _, err := cnn.LoadModel(*modelDir)
+	if err != nil {
+		return err
+	}
+	set, err := modelSet(t.Model, *data, *split)
+	if err != nil {
+		return err
+	}
+	b, err := openBackend(*backendFlag, stdout)
+	if err != nil {
+		return err
+	}
+	defer b.Finalize()
+	ev, err := cnn.NewEvaluator(b, t).Evaluate(set)
+	if err != nil {
+		return err
+	}
+	report, err := cnn.ClassificationReport(ev.Labels, ev.Predictions, t.Model.ClassNames)
+	if err != nil {
+		return err
+	}
+	confusion, err := cnn.ConfusionMatrix(ev.Labels, ev.Predictions, t.Model.NumClasses())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s on %s (%d images): loss %.4f, accuracy %.4f\n\n%s\nconfusion matrix (rows: true, columns: predicted):\n%s",
+		t.Model.Name, set.Name, set.Len(), ev.Loss, ev.Accuracy, report, cnn.FormatConfusionMatrix(confusion, t.Model.ClassNames))
+	return nil
+}
+
+// modelSet loads the images of the model's classes from the given split.
+func modelSet(m *cnn.Model, dataDir, split string) (*datasets.Set, error) {
+	if len(m.ClassIDs) == 0 {
+		return nil, errors.Errorf("model %s has no class ids: cannot tell which images to evaluate", m.Name)
+	}
+	ids := make([]string, len(m.ClassIDs))
+	for i, id := range m.ClassIDs {
+		ids[i] = strconv.Itoa(id)
+	}
+	train, test, err := loadClasses(dataDir, strings.Join(ids, ","))
+	if len(ids) == 100 && err == nil {
+		// "all" keeps CIFAR-100's own label order, identical to the ids 0..99.
+		train, test, err = loadClasses(dataDir, "all")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if split == "train" {
+		return train, nil
+	}
+	return test, nil
+}

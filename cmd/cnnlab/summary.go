@@ -1,0 +1,41 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/cnnlab/cnnlab/cnn"
+)
+
+// runSummary prints the torchsummary-style table of a model.
+func runSummary(args []string, stdout io.Writer) error {
+	fs := newFlagSet("summary", "[--model cnn|cnn-maxpool|mlp] [--classes N] [--model-dir DIR]")
+	modelName := fs.String("model", "cnn", "model: cnn, cnn-maxpool or mlp")
+	numClasses := fs.Int("classes", 3, "number of classes (outputs)")
+	modelDir := fs.String("model-dir", "", "print the summary of a saved model instead")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	var m *cnn.Model
+	var err error
+	if *modelDir != "" {
+		var t *cnn.Trained
+		if t, _, err = cnn.LoadModel(*modelDir); err == nil {
+			m = t.Model
+		}
+	} else {
+		m, err = cnn.NewModel(*modelName, *numClasses)
+	}
+	if err != nil {
+		return err
+	}
+	s, err := m.Summary()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s\n%s", m.Name, s)
+	return nil
+}

@@ -1,0 +1,148 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/cnnlab/cnnlab/cnn"
+	"github.com/cnnlab/cnnlab/datasets"
+	"github.com/gomlx/compute"
+	"github.com/pkg/errors"
+)
+
+// runTrain trains a model on a class subset and saves it with its history and reports.
+func runTrain(args []string, stdout io.Writer) error {
+	fs := newFlagSet("train", "[flags]")
+	var f trainFlags
+	f.register(fs, "runs/train")
+	modelName := fs.String("model", "cnn", "model: cnn (the lecture's), cnn-maxpool (MaxPool2d variant) or mlp (baseline)")
+	classes := fs.String("classes", strings.Join(cnn.LectureClasses, ","), "classes: comma-separated CIFAR-100 ids or names, or \"all\"")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	cfg, err := f.config()
+	if err != nil {
+		return err
+	}
+	trainSet, testSet, err := loadClasses(f.data, *classes)
+	if err != nil {
+		return err
+	}
+	m, err := cnn.NewModel(*modelName, trainSet.NumClasses())
+	if err != nil {
+		return err
+	}
+	b, err := openBackend(f.backend, stdout)
+	if err != nil {
+		return err
+	}
+	defer b.Finalize()
+	run, err := trainAndSave(b, m, trainSet, testSet, cfg, f.out, stdout)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\ntrain report (%s):\n%s\ntest report (%s):\n%s\n", trainSet.Name, run.TrainReport, testSet.Name, run.TestReport)
+	fmt.Fprintf(stdout, "saved model, history and reports in %s\n", f.out)
+	return nil
+}
+
+// runReport is the machine-readable record of one training (report.json).
+type runReport struct {
+	Model          string           `json:"model"`
+	Params         int              `json:"params"`
+	Classes        []int            `json:"classes"`
+	ClassNames     []string         `json:"class_names"`
+	Backend        string           `json:"backend"`
+	Config         cnn.TrainConfig  `json:"config"`
+	Epochs         int              `json:"epochs"`
+	TrainAccuracy  float64          `json:"train_accuracy"`
+	TestAccuracy   float64          `json:"test_accuracy"`
+	TrainLoss      float64          `json:"train_loss"`
+	TestLoss       float64          `json:"test_loss"`
+	TrainReport    *cnn.Report      `json:"train_report"`
+	TestReport     *cnn.Report      `json:"test_report"`
+	TestConfusion  [][]int          `json:"test_confusion_matrix"`
+	TrainSeconds   float64          `json:"train_seconds"`
+	ImagesPerSec   float64          `json:"train_images_per_second"`
+	History        []cnn.EpochStats `json:"history"`
+	FinishedAtUTC  string           `json:"finished_at_utc"`
+	OutputDir      string           `json:"output_dir"`
+	CheckpointsDir string           `json:"checkpoint_dir"`
+}
+
+// trainAndSave runs the experiment with checkpoints under out/checkpoint and writes out/model,
+// out/history.{csv,json}, out/report.json and out/report.txt.
+func trainAndSave(b compute.Backend, m *cnn.Model, trainSet, testSet *datasets.Set, cfg cnn.TrainConfig, out string, stdout io.Writer) (*runReport, error) {
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return nil, errors.Wrapf(err, "creating output directory %q", out)
+	}
+	cfg.CheckpointDir = filepath.Join(out, "checkpoint")
+	fmt.Fprintf(stdout, "training %s (%d parameters) on %s (%d images), testing on %s (%d images): %s\n",
+		m.Name, m.NumParams(), trainSet.Name, trainSet.Len(), testSet.Name, testSet.Len(), cfg)
+	ctx, stop := signalContext()
+	defer stop()
+	e := &cnn.Experiment{Model: m, Train: trainSet, Test: testSet, Config: cfg}
+	result, err := e.Run(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	run, err := newRunReport(b, e, result, out)
+	if err != nil {
+		return nil, err
+	}
+	last := result.History[len(result.History)-1]
+	if err := cnn.SaveModel(filepath.Join(out, "model"), result.Trained, &cnn.CheckpointState{
+		Epoch: last.Epoch, GlobalStep: last.Step, Config: cfg, History: result.History}); err != nil {
+		return nil, err
+	}
+	if err := writeHistory(out, result.History); err != nil {
+		return nil, err
+	}
+	text := fmt.Sprintf("%s\ntrain (%s):\n%s\ntest (%s):\n%s\ntest confusion matrix (rows: true, columns: predicted):\n%s",
+		m.Name, trainSet.Name, run.TrainReport, testSet.Name, run.TestReport, cnn.FormatConfusionMatrix(run.TestConfusion, m.ClassNames))
+	if err := writeFileAtomic(filepath.Join(out, "report.txt"), []byte(text)); err != nil {
+		return nil, err
+	}
+	return run, writeJSON(filepath.Join(out, "report.json"), run)
+}
+
+// newRunReport computes the reports of a finished experiment.
+func newRunReport(b compute.Backend, e *cnn.Experiment, r *cnn.ExperimentResult, out string) (*runReport, error) {
+	m := e.Model
+	trainReport, err := cnn.ClassificationReport(r.TrainEval.Labels, r.TrainEval.Predictions, m.ClassNames)
+	if err != nil {
+		return nil, err
+	}
+	testReport, err := cnn.ClassificationReport(r.TestEval.Labels, r.TestEval.Predictions, m.ClassNames)
+	if err != nil {
+		return nil, err
+	}
+	confusion, err := cnn.ConfusionMatrix(r.TestEval.Labels, r.TestEval.Predictions, m.NumClasses())
+	if err != nil {
+		return nil, err
+	}
+	// Throughput in the steady state: the first epoch includes graph compilation.
+	steady := r.History
+	if len(steady) > 1 {
+		steady = steady[1:]
+	}
+	images, seconds := 0.0, 0.0
+	for _, h := range steady {
+		images += h.ImagesPerSecond * h.Seconds
+		seconds += h.Seconds
+	}
+	return &runReport{Model: m.Name, Params: m.NumParams(), Classes: m.ClassIDs, ClassNames: m.ClassNames,
+		Backend: b.Name(), Config: e.Config, Epochs: len(r.History),
+		TrainAccuracy: r.TrainEval.Accuracy, TestAccuracy: r.TestEval.Accuracy,
+		TrainLoss: r.TrainEval.Loss, TestLoss: r.TestEval.Loss,
+		TrainReport: trainReport, TestReport: testReport, TestConfusion: confusion,
+		TrainSeconds: r.TrainSeconds, ImagesPerSec: images / seconds, History: r.History,
+		FinishedAtUTC: time.Now().UTC().Format(time.RFC3339), OutputDir: out, CheckpointsDir: e.Config.CheckpointDir}, nil
+}

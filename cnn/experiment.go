@@ -1,0 +1,66 @@
+package cnn
+
+import (
+	"context"
+	"time"
+
+	"github.com/cnnlab/cnnlab/datasets"
+	"github.com/gomlx/compute"
+	"github.com/pkg/errors"
+)
+
+// LectureClasses are the CIFAR-100 classes of the lecture's experiment: apple (0), otter (55) and
+// pickup_truck (58).
+var LectureClasses = []string{"0", "55", "58"}
+
+// Experiment is one training run: a model trained on a training set and evaluated on a test set.
+type Experiment struct {
+	// Model is the architecture; its ClassIDs and ClassNames are set from Train by Run if empty.
+	Model *Model
+	// Train and Test are the sets (Test may be nil).
+	Train, Test *datasets.Set
+	// Config holds the hyper-parameters; Config.Seed also seeds the initial weights.
+	Config TrainConfig
+}
+
+// ExperimentResult holds the outcome of Experiment.Run.
+type ExperimentResult struct {
+	Trained *Trained
+	History []EpochStats
+	// TrainEval and TestEval evaluate the final weights on the whole sets (TestEval nil without Test).
+	TrainEval, TestEval *Evaluation
+	// TrainSeconds is the wall time of Train (including graph compilation and per-epoch evaluation).
+	TrainSeconds float64
+}
+
+// Run trains the experiment's model from weights seeded with Config.Seed (or resumes from
+// Config.CheckpointDir) and evaluates the final weights on both sets.
+func (e *Experiment) Run(ctx context.Context, b compute.Backend) (*ExperimentResult, error) {
+	if e.Model == nil || e.Train == nil {
+		return nil, errors.New("experiment needs a model and a training set")
+	}
+	if len(e.Model.ClassIDs) == 0 {
+		e.Model.ClassIDs = append([]int(nil), e.Train.ClassIDs...)
+		e.Model.ClassNames = append([]string(nil), e.Train.ClassNames...)
+	}
+	t, err := NewTrained(e.Model, e.Config.Seed)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	history, err := Train(ctx, b, t, e.Train, e.Test, e.Config)
+	if err != nil {
+		return nil, err
+	}
+	r := &ExperimentResult{Trained: t, History: history, TrainSeconds: time.Since(start).Seconds()}
+	ev := NewEvaluator(b, t)
+	if r.TrainEval, err = ev.Evaluate(e.Train); err != nil {
+		return nil, err
+	}
+	if e.Test != nil {
+		if r.TestEval, err = ev.Evaluate(e.Test); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}

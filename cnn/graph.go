@@ -1,0 +1,199 @@
+package cnn
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	timage "github.com/gomlx/gomlx/core/tensors/images"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/support/exceptions"
+	"github.com/pkg/errors"
+)
+
+// ModelScope is the store scope under which the layers' variables live: /model/<layer scope>/weight.
+const ModelScope = "model"
+
+// Trained is a Model with its weights, held in a GoMLX model.Store (which also holds the optimizer
+// state and the global step while training).
+type Trained struct {
+	// Model is the architecture.
+	Model *Model
+	store *model.Store
+}
+
+// Param is one parameter tensor of a layer in PyTorch layout, as float32.
+type Param struct {
+	// Shape in PyTorch layout: conv weight [out,in,kh,kw], linear weight [out,in], bias [out].
+	Shape []int `json:"shape"`
+	// Data holds the values in row-major order.
+	Data []float32 `json:"-"`
+}
+
+// NewTrained validates m and initialises its weights as PyTorch does by default (Conv2d and
+// Linear weights and biases uniform in ±1/√fan_in), from a generator seeded with seed, on the host:
+// the same seed gives the same weights on every backend.
+func NewTrained(m *Model, seed int64) (*Trained, error) {
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	t := &Trained{Model: m, store: model.NewStore()}
+	rng := rand.New(rand.NewPCG(uint64(seed), 0x636e6e6c6162)) // "cnnlab"
+	for i, l := range m.Layers {
+		for _, ps := range l.ParamShapes() {
+			bound := 1 / math.Sqrt(float64(ps.FanIn))
+			data := make([]float32, ps.Size())
+			for j := range data {
+				data[j] = float32((2*rng.Float64() - 1) * bound)
+			}
+			if err := t.setParam(i, ps, data); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return t, nil
+}
+
+// Store returns the model.Store holding the weights (and, while training, the optimizer state).
+func (t *Trained) Store() *model.Store { return t.store }
+
+// LayerScope returns the scope name of layer i, e.g. "01_Conv2d".
+func LayerScope(i int, l Layer) string {
+	return fmt.Sprintf("%02d_%s", i, l.Type())
+}
+
+// variablePath returns the store path of parameter name of layer i.
+func (t *Trained) variablePath(i int, name string) string {
+	return model.JoinPath("/", ModelScope, LayerScope(i, t.Model.Layers[i]), name)
+}
+
+// setParam creates or overwrites the variable of parameter ps of layer i with data.
+func (t *Trained) setParam(i int, ps ParamShape, data []float32) error {
+	if len(data) != ps.Size() {
+		return errors.Errorf("layer %d %s: %d values for %s of shape %v", i, t.Model.Layers[i].Type(), len(data), ps.Name, ps.Shape)
+	}
+	value := tensors.FromFlatDataAndDimensions(append([]float32(nil), data...), ps.Shape...)
+	path := t.variablePath(i, ps.Name)
+	if v := t.store.GetVariable(path); v != nil {
+		return errors.WithMessagef(v.SetValue(value), "setting %s", path)
+	}
+	_, err := t.store.CreateVariable(path, value)
+	return errors.WithMessagef(err, "creating %s", path)
+}
+
+// Weights returns the parameters of layer layerIndex by name ("weight", "bias") in PyTorch
+// layout, copied to the host; an empty map for layers without parameters.
+func (t *Trained) Weights(layerIndex int) (map[string]*Param, error) {
+	if layerIndex < 0 || layerIndex >= len(t.Model.Layers) {
+		return nil, errors.Errorf("layer index %d out of range [0,%d)", layerIndex, len(t.Model.Layers))
+	}
+	params := map[string]*Param{}
+	for _, ps := range t.Model.Layers[layerIndex].ParamShapes() {
+		path := t.variablePath(layerIndex, ps.Name)
+		v := t.store.GetVariable(path)
+		if v == nil {
+			return nil, errors.Errorf("variable %s missing", path)
+		}
+		value, err := v.Value()
+		if err != nil {
+			return nil, errors.WithMessagef(err, "reading %s", path)
+		}
+		data, err := tensors.CopyFlatData[float32](value)
+		if err != nil {
+			return nil, errors.WithMessagef(err, "reading %s", path)
+		}
+		params[ps.Name] = &Param{Shape: clone(ps.Shape), Data: data}
+	}
+	return params, nil
+}
+
+// SetWeights replaces the parameters of layer layerIndex with params (PyTorch layout); every
+// parameter of the layer must be given with its exact shape.
+func (t *Trained) SetWeights(layerIndex int, params map[string]*Param) error {
+	if layerIndex < 0 || layerIndex >= len(t.Model.Layers) {
+		return errors.Errorf("layer index %d out of range [0,%d)", layerIndex, len(t.Model.Layers))
+	}
+	for _, ps := range t.Model.Layers[layerIndex].ParamShapes() {
+		p, found := params[ps.Name]
+		if !found || p == nil {
+			return errors.Errorf("layer %d: parameter %q missing", layerIndex, ps.Name)
+		}
+		if fmt.Sprint(p.Shape) != fmt.Sprint(ps.Shape) {
+			return errors.Errorf("layer %d: parameter %q has shape %v, want %v", layerIndex, ps.Name, p.Shape, ps.Shape)
+		}
+		if err := t.setParam(layerIndex, ps, p.Data); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Forward builds the graph of m applied to images ([batch,3,32,32] float32 in [0,1], NCHW) and
+// returns the logits [batch,numClasses]. The variables are read from scope's store under
+// /model/<LayerScope>. It is a graph-building function: it panics on errors (GoMLX converts them
+// into errors at Exec time).
+func (m *Model) Forward(scope *model.Scope, images *graph.Node) *graph.Node {
+	store := scope.Store()
+	x := images
+	if x.DType() != dtypes.Float32 {
+		x = graph.ConvertDType(x, dtypes.Float32)
+	}
+	if want := append([]int{x.Shape().Dimensions[0]}, m.InputShape[:]...); fmt.Sprint(x.Shape().Dimensions) != fmt.Sprint(want) {
+		exceptions.Panicf("model %q: input shape %v, want %v", m.Name, x.Shape().Dimensions, want)
+	}
+	for i, l := range m.Layers {
+		param := func(name string) *graph.Node {
+			path := model.JoinPath("/", ModelScope, LayerScope(i, l), name)
+			v := store.GetVariable(path)
+			if v == nil {
+				exceptions.Panicf("model %q layer %d (%s): variable %s missing (weights not initialised?)", m.Name, i, l.Type(), path)
+			}
+			return v.NodeValue(x.Graph())
+		}
+		x = layerGraph(l, x, param)
+	}
+	return x
+}
+
+// layerGraph applies one layer to x. param returns a layer's parameter node by name.
+func layerGraph(l Layer, x *graph.Node, param func(name string) *graph.Node) *graph.Node {
+	switch l := l.(type) {
+	case Normalize:
+		return normalizeGraph(l, x)
+	case Conv2d:
+		return conv2dGraph(l, x, param("weight"), param("bias"))
+	case ReLU:
+		return graph.Max(x, graph.ZerosLike(x))
+	case AvgPool2d:
+		return graph.MeanPool(x).ChannelsAxis(timage.ChannelsFirst).Window(l.Kernel).Strides(poolStride(l.Kernel, l.Stride)).NoPadding().Done()
+	case MaxPool2d:
+		return graph.MaxPool(x).ChannelsAxis(timage.ChannelsFirst).Window(l.Kernel).Strides(poolStride(l.Kernel, l.Stride)).NoPadding().Done()
+	case Flatten:
+		return graph.Reshape(x, x.Shape().Dimensions[0], -1)
+	case Linear:
+		// y = x·Wᵀ + b with W [out,in], as torch.nn.Linear.
+		y := graph.Einsum("bi,oi->bo", x, param("weight"))
+		return graph.Add(y, graph.InsertAxes(param("bias"), 0))
+	}
+	exceptions.Panicf("layer type %s (%T) has no graph implementation", l.Type(), l)
+	return nil
+}
+
+// normalizeGraph computes (x - mean) / std per channel of an NCHW x.
+func normalizeGraph(n Normalize, x *graph.Node) *graph.Node {
+	g := x.Graph()
+	mean := graph.Reshape(graph.Const(g, n.Mean[:]), 1, 3, 1, 1)
+	std := graph.Reshape(graph.Const(g, n.Std[:]), 1, 3, 1, 1)
+	return graph.Div(graph.Sub(x, mean), std)
+}
+
+// conv2dGraph is a zero-padded NCHW convolution with an OIHW kernel, plus bias.
+func conv2dGraph(c Conv2d, x, weight, bias *graph.Node) *graph.Node {
+	p := c.Padding
+	y := graph.Convolve(x, weight).ChannelsAxis(timage.ChannelsFirst).Strides(c.Stride).
+		PaddingPerDim([][2]int{{p, p}, {p, p}}).Done()
+	return graph.Add(y, graph.Reshape(bias, 1, c.Out, 1, 1))
+}

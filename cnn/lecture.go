@@ -1,0 +1,367 @@
+package cnn
+
+// The worked examples of the lecture's slides (convolution by hand, padding and stride, pooling and
+// the output-size formula), computed with GoMLX operations so that a notebook can show that the
+// library does exactly what the slides do by hand.
+
+import (
+	"github.com/gomlx/compute"
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	timage "github.com/gomlx/gomlx/core/tensors/images"
+	"github.com/gomlx/gomlx/support/exceptions"
+	"github.com/pkg/errors"
+)
+
+// PadReplicate pads by repeating the border values outward (PyTorch's padding_mode="replicate",
+// NumPy's "edge"): the lecture's second way of padding, besides zeros.
+const PadReplicate PadMode = "replicate"
+
+// nchw returns the axes configuration of Convolve2D: input and output [batch, channels, height,
+// width], kernel in PyTorch's layout [out_channels, in_channels/groups, height, width].
+func nchw() graph.ConvolveAxesConfig {
+	return graph.ConvolveAxesConfig{
+		InputBatch: 0, InputChannels: 1, InputSpatial: []int{2, 3},
+		KernelOutputChannels: 0, KernelInputChannels: 1, KernelSpatial: []int{2, 3},
+		OutputBatch: 0, OutputChannels: 1, OutputSpatial: []int{2, 3},
+	}
+}
+
+// OutputSize returns the size of a convolution's (or pooling's) output along one spatial axis, the
+// lecture's formula ⌊(n + 2p − k)/s⌋ + 1 for an input of size n, kernel size k, stride s and
+// padding p on each side. It returns 0 when the arguments are invalid (n or k < 1, s < 1, p < 0)
+// or when the kernel does not fit in the padded input.
+func OutputSize(n, kernel, stride, padding int) int {
+	if n < 1 || kernel < 1 || stride < 1 || padding < 0 || n+2*padding < kernel {
+		return 0
+	}
+	return (n+2*padding-kernel)/stride + 1
+}
+
+// Pad2D pads the two spatial axes of x, shaped NCHW ([batch, channels, height, width]), by p
+// values on each side: with zeros for PadZeros (or an empty mode), or with copies of the border
+// values for PadReplicate.
+//
+// GoMLX's Pad only fills with a constant, so replicate padding concatenates copies of the first
+// and last row (column). This is a graph-building function and panics on invalid arguments, as
+// GoMLX's operations do.
+func Pad2D(x *graph.Node, p int, mode PadMode) *graph.Node {
+	if x.Rank() != 4 {
+		exceptions.Panicf("Pad2D: x must be NCHW (rank 4), got shape %s", x.Shape())
+	}
+	if p < 0 {
+		exceptions.Panicf("Pad2D: padding must be ≥ 0, got %d", p)
+	}
+	switch mode {
+	case PadZeros, "":
+		if p == 0 {
+			return x
+		}
+		zero := graph.ScalarZero(x.Graph(), x.DType())
+		return graph.Pad(x, zero, graph.PadAxis{}, graph.PadAxis{}, graph.PadAxis{Start: p, End: p},
+			graph.PadAxis{Start: p, End: p})
+	case PadReplicate:
+		return replicateAxis(replicateAxis(x, 2, p), 3, p)
+	default:
+		exceptions.Panicf("Pad2D: padding mode %q not supported (use %q or %q)", mode, PadZeros, PadReplicate)
+		return nil
+	}
+}
+
+// replicateAxis pads x along axis with p copies of its first and of its last slice.
+func replicateAxis(x *graph.Node, axis, p int) *graph.Node {
+	if p == 0 {
+		return x
+	}
+	n := x.Shape().Dimensions[axis]
+	if n < 1 {
+		exceptions.Panicf("Pad2D: cannot replicate the border of an empty axis %d of %s", axis, x.Shape())
+	}
+	first := graph.SliceAxis(x, axis, graph.AxisRange(0, 1))
+	last := graph.SliceAxis(x, axis, graph.AxisRange(n-1, n))
+	parts := make([]*graph.Node, 0, 2*p+1)
+	for range p {
+		parts = append(parts, first)
+	}
+	parts = append(parts, x)
+	for range p {
+		parts = append(parts, last)
+	}
+	return graph.Concatenate(parts, axis)
+}
+
+// ConvOptions configures Convolve2D. The zero value is a convolution with stride 1, no padding and
+// one channel group.
+type ConvOptions struct {
+	// Stride is the step of the kernel on both spatial axes; 0 means 1.
+	Stride int `json:"stride,omitempty"`
+	// Padding is added on each side of both spatial axes; default 0.
+	Padding int `json:"padding,omitempty"`
+	// PadMode is how padding is filled: PadZeros (the default, also when empty) or PadReplicate.
+	PadMode PadMode `json:"pad_mode,omitempty"`
+	// Groups splits the input channels into independent groups, as PyTorch's groups; 0 means 1.
+	// Groups equal to the number of input channels is a depthwise convolution: each output channel
+	// sees one input channel, which is how HandConvolution gets the per-channel sums of the slide.
+	Groups int `json:"groups,omitempty"`
+}
+
+// orOne returns v, or 1 when v is 0.
+func orOne(v int) int {
+	if v == 0 {
+		return 1
+	}
+	return v
+}
+
+// Convolve2D convolves x, shaped NCHW [batch, in_channels, height, width], with kernel, shaped as
+// PyTorch's Conv2d weight [out_channels, in_channels/groups, kh, kw]. It returns
+// [batch, out_channels, OutputSize(height, kh, stride, padding), OutputSize(width, kw, stride, padding)].
+// Like PyTorch and the slides it computes a cross-correlation (the kernel is not flipped) and adds
+// no bias.
+//
+// This is a graph-building function and panics on invalid arguments, as GoMLX's operations do.
+func Convolve2D(x, kernel *graph.Node, opts ConvOptions) *graph.Node {
+	stride, groups := orOne(opts.Stride), orOne(opts.Groups)
+	if x.Rank() != 4 || kernel.Rank() != 4 {
+		exceptions.Panicf("Convolve2D: x and kernel must have rank 4 (NCHW, OIHW), got %s and %s",
+			x.Shape(), kernel.Shape())
+	}
+	if stride < 1 || opts.Padding < 0 || groups < 1 {
+		exceptions.Panicf("Convolve2D: invalid options %+v", opts)
+	}
+	var conv *graph.ConvolutionBuilder
+	switch opts.PadMode {
+	case PadZeros, "":
+		p := opts.Padding
+		conv = graph.Convolve(x, kernel).PaddingPerDim([][2]int{{p, p}, {p, p}})
+	case PadReplicate:
+		conv = graph.Convolve(Pad2D(x, opts.Padding, PadReplicate), kernel)
+	default:
+		exceptions.Panicf("Convolve2D: padding mode %q not supported (use %q or %q)",
+			opts.PadMode, PadZeros, PadReplicate)
+	}
+	return conv.AxesConfig(nchw()).StridePerAxis(stride, stride).ChannelGroupCount(groups).Done()
+}
+
+// PoolOp is the reduction a pooling window applies.
+type PoolOp string
+
+// Pooling operations of the lecture.
+const (
+	// PoolMax takes the maximum of each window (PyTorch's MaxPool2d).
+	PoolMax PoolOp = "max"
+	// PoolAverage takes the mean of each window (PyTorch's AvgPool2d).
+	PoolAverage PoolOp = "avg"
+)
+
+// Pool2D pools x, shaped NCHW, with square windows of size window moved by stride (no padding,
+// floor mode as PyTorch). This is a graph-building function and panics on invalid arguments.
+func Pool2D(x *graph.Node, window, stride int, op PoolOp) *graph.Node {
+	if x.Rank() != 4 || window < 1 || stride < 1 {
+		exceptions.Panicf("Pool2D: needs an NCHW input, window and stride ≥ 1; got %s, window %d, stride %d",
+			x.Shape(), window, stride)
+	}
+	var pool *graph.PoolBuilder
+	switch op {
+	case PoolMax:
+		pool = graph.MaxPool(x)
+	case PoolAverage:
+		pool = graph.MeanPool(x)
+	default:
+		exceptions.Panicf("Pool2D: pooling operation %q not supported (use %q or %q)", op, PoolMax, PoolAverage)
+	}
+	return pool.ChannelsAxis(timage.ChannelsFirst).Window(window).Strides(stride).NoPadding().Done()
+}
+
+// LectureStrideInput returns the 5×5 input of the slide "padding and stride".
+func LectureStrideInput() [][]float32 {
+	return [][]float32{
+		{2, 2, 3, 3, 3},
+		{0, 1, 3, 0, 3},
+		{2, 3, 0, 1, 3},
+		{3, 3, 2, 1, 2},
+		{3, 3, 0, 2, 3},
+	}
+}
+
+// LectureStrideKernel returns the 3×3 kernel of the slide "padding and stride".
+func LectureStrideKernel() [][]float32 {
+	return [][]float32{
+		{2, 0, 1},
+		{1, 0, 0},
+		{0, 1, 1},
+	}
+}
+
+// LectureStrideOptions returns the convolution options of the slide "padding and stride": zero
+// padding 1 and stride 2, which turn the 5×5 input into a 3×3 map.
+func LectureStrideOptions() ConvOptions {
+	return ConvOptions{Stride: 2, Padding: 1, PadMode: PadZeros}
+}
+
+// SlideStrideOutputErratum returns the output the slide prints for the "padding and stride"
+// example, [[1,6,5],[7,10,9],[7,10,8]]. The figure comes from Dumoulin and Visin's "A guide to
+// convolution arithmetic for deep learning" and is known to be wrong: convolving the slide's input
+// and kernel gives [[1,5,6],[7,8,3],[3,10,4]], which is what RunConv2D computes and the tests
+// check. It is kept only so that the notebook can show both.
+func SlideStrideOutputErratum() [][]float32 {
+	return [][]float32{
+		{1, 6, 5},
+		{7, 10, 9},
+		{7, 10, 8},
+	}
+}
+
+// LecturePoolInput returns the 4×4 input of the pooling slide (2×2 windows, stride 2).
+func LecturePoolInput() [][]float32 {
+	return [][]float32{
+		{2, 2, 7, 3},
+		{9, 4, 6, 1},
+		{8, 5, 2, 4},
+		{3, 1, 2, 6},
+	}
+}
+
+// LectureConvInput returns the top-left corner (2×2 pixels) of the RGB image of the slide
+// "convolution by hand", as [channel R,G,B][row][column]. On the slide the image is zero-padded,
+// so the kernel's first window covers a row and a column of zeros and these four pixels.
+func LectureConvInput() [][][]float32 {
+	return [][][]float32{
+		{{156, 155}, {153, 154}}, // R
+		{{167, 166}, {164, 165}}, // G
+		{{163, 162}, {160, 161}}, // B
+	}
+}
+
+// LectureConvKernel returns the 3×3×3 kernel of the slide "convolution by hand", as
+// [channel R,G,B][row][column].
+func LectureConvKernel() [][][]float32 {
+	return [][][]float32{
+		{{-1, -1, 1}, {0, 1, -1}, {0, 1, 1}}, // R
+		{{1, 0, 0}, {1, -1, -1}, {1, 0, -1}}, // G
+		{{0, 1, 1}, {0, 1, 0}, {1, -1, 1}},   // B
+	}
+}
+
+// LectureConvBias is the bias of the slide "convolution by hand".
+const LectureConvBias float32 = 1
+
+// HandConvResult is the slide "convolution by hand" computed with GoMLX.
+type HandConvResult struct {
+	// Window is the zero-padded top-left 3×3 window of the image, [channel R,G,B][row][column].
+	Window [][][]float32 `json:"window"`
+	// ChannelSums are the per-channel sums Σ window_c ⊙ kernel_c, from a depthwise convolution.
+	ChannelSums []float32 `json:"channel_sums"`
+	// Bias is the bias added to the output.
+	Bias float32 `json:"bias"`
+	// Output is the full 3-channel convolution plus the bias: the first value of the feature map.
+	Output float32 `json:"output"`
+}
+
+// HandConvolution computes the slide "convolution by hand" on backend b: it pads
+// LectureConvInput with one row and one column of zeros (top and left, as at the corner of the
+// padded image), then computes the per-channel sums with a depthwise convolution (groups = 3) and
+// the output with the full convolution plus LectureConvBias. The slide gives channel sums 308,
+// −498, 164 and output −25.
+func HandConvolution(b compute.Backend) (HandConvResult, error) {
+	input := tensors.FromValue([][][][]float32{LectureConvInput()})
+	kernel := tensors.FromValue([][][][]float32{LectureConvKernel()}) // [1 out, 3 in, 3, 3].
+	depthwise := tensors.FromValue(transposeOuter(LectureConvKernel()))
+	outs, err := callGraph(b, func(g *graph.Graph, in []*graph.Node) []*graph.Node {
+		window := graph.Pad(in[0], graph.ScalarZero(g, in[0].DType()), graph.PadAxis{}, graph.PadAxis{},
+			graph.PadAxis{Start: 1}, graph.PadAxis{Start: 1})
+		sums := Convolve2D(window, in[2], ConvOptions{Groups: 3})
+		output := graph.AddScalar(Convolve2D(window, in[1], ConvOptions{}), float64(LectureConvBias))
+		return []*graph.Node{window, sums, output}
+	}, input, kernel, depthwise)
+	if err != nil {
+		return HandConvResult{}, errors.WithMessage(err, "convolution by hand")
+	}
+	window := outs[0].Value().([][][][]float32)[0]
+	sums := tensors.MustCopyFlatData[float32](outs[1])
+	output := tensors.MustCopyFlatData[float32](outs[2])
+	return HandConvResult{Window: window, ChannelSums: sums, Bias: LectureConvBias, Output: output[0]}, nil
+}
+
+// transposeOuter turns a [C][H][W] kernel into the depthwise kernel [C out][1 in][H][W].
+func transposeOuter(k [][][]float32) [][][][]float32 {
+	out := make([][][][]float32, len(k))
+	for c := range k {
+		out[c] = [][][]float32{k[c]}
+	}
+	return out
+}
+
+// RunConv2D convolves a single-channel image with a single kernel on backend b (Convolve2D with
+// batch and channels of size 1), for the slides' worked examples.
+func RunConv2D(b compute.Backend, input, kernel [][]float32, opts ConvOptions) ([][]float32, error) {
+	if err := checkMatrix(input); err != nil {
+		return nil, errors.WithMessage(err, "RunConv2D input")
+	}
+	if err := checkMatrix(kernel); err != nil {
+		return nil, errors.WithMessage(err, "RunConv2D kernel")
+	}
+	return runOnImage(b, input, func(x *graph.Node) *graph.Node {
+		k := graph.Const(x.Graph(), [][][][]float32{{kernel}})
+		return Convolve2D(x, k, opts)
+	})
+}
+
+// RunPad2D pads a single-channel image by p on each side on backend b (Pad2D), for the notebook.
+func RunPad2D(b compute.Backend, input [][]float32, p int, mode PadMode) ([][]float32, error) {
+	if err := checkMatrix(input); err != nil {
+		return nil, errors.WithMessage(err, "RunPad2D input")
+	}
+	return runOnImage(b, input, func(x *graph.Node) *graph.Node { return Pad2D(x, p, mode) })
+}
+
+// RunPool2D pools a single-channel image on backend b (Pool2D), for the slides' worked examples.
+func RunPool2D(b compute.Backend, input [][]float32, window, stride int, op PoolOp) ([][]float32, error) {
+	if err := checkMatrix(input); err != nil {
+		return nil, errors.WithMessage(err, "RunPool2D input")
+	}
+	return runOnImage(b, input, func(x *graph.Node) *graph.Node { return Pool2D(x, window, stride, op) })
+}
+
+// runOnImage runs fn on input as a [1,1,H,W] tensor and returns the [H',W'] result.
+func runOnImage(b compute.Backend, input [][]float32, fn func(x *graph.Node) *graph.Node) ([][]float32, error) {
+	outs, err := callGraph(b, func(_ *graph.Graph, in []*graph.Node) []*graph.Node {
+		return []*graph.Node{fn(in[0])}
+	}, tensors.FromValue([][][][]float32{{input}}))
+	if err != nil {
+		return nil, err
+	}
+	return outs[0].Value().([][][][]float32)[0][0], nil
+}
+
+// checkMatrix returns an error unless m is a non-empty rectangular matrix.
+func checkMatrix(m [][]float32) error {
+	if len(m) == 0 || len(m[0]) == 0 {
+		return errors.New("empty matrix")
+	}
+	for i, row := range m {
+		if len(row) != len(m[0]) {
+			return errors.Errorf("row %d has %d values, row 0 has %d", i, len(row), len(m[0]))
+		}
+	}
+	return nil
+}
+
+// callGraph builds, compiles and runs fn once on backend b with the given inputs, turning the
+// panics of graph building into errors.
+func callGraph(b compute.Backend, fn func(g *graph.Graph, in []*graph.Node) []*graph.Node,
+	inputs ...any) (outs []*tensors.Tensor, err error) {
+	if b == nil {
+		return nil, errors.New("nil backend")
+	}
+	caught := exceptions.TryCatch[error](func() {
+		outs, err = graph.CallOnceN(b, fn, inputs...)
+	})
+	if caught != nil {
+		return nil, errors.WithMessagef(caught, "building the graph on backend %s", b.Name())
+	}
+	if err != nil {
+		return nil, errors.WithMessagef(err, "running the graph on backend %s", b.Name())
+	}
+	return outs, nil
+}

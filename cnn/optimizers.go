@@ -1,0 +1,336 @@
+package cnn
+
+// The optimizers of the lecture's slides, as GoMLX optimizer.Interface values for train.Trainer:
+// SGD with a constant rate, SGD with linear learning-rate decay (LinearDecay) and SGD with momentum
+// (Momentum); and GoMLX's Adam for comparison.
+
+import (
+	"fmt"
+	"path"
+
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/model/initializer"
+	"github.com/gomlx/gomlx/ml/train/optimizer"
+	"github.com/gomlx/gomlx/support/exceptions"
+	"github.com/pkg/errors"
+)
+
+// MomentumScope is the root scope of the velocity variables of Momentum: the velocity of the
+// trainable variable "/a/b/w" is the non-trainable variable "/MomentumOptimizer/a/b/w_velocity" of the same
+// model.Store, so checkpoints save and restore it with the weights.
+const MomentumScope = "MomentumOptimizer"
+
+// OptimizerOption configures the SGD variants (NewSGD, NewLinearDecay, NewMomentum) and NewAdam.
+type OptimizerOption func(*sgdConfig) error
+
+// WithWeightDecay adds L2 weight decay λ: the gradient of ½λ‖θ‖² (that is λθ) is added to the
+// gradient of every trainable variable before the update, so θ ← θ − ε(g + λθ) for SGD. It
+// applies to all trainable variables, biases included, as PyTorch's weight_decay. λ must be ≥ 0;
+// the default is 0 (no decay).
+//
+// For NewAdam it selects GoMLX's AdamW (decoupled weight decay) with the same λ.
+func WithWeightDecay(lambda float64) OptimizerOption {
+	return func(c *sgdConfig) error {
+		if lambda < 0 {
+			return errors.Errorf("weight decay must be ≥ 0, got %g", lambda)
+		}
+		c.weightDecay = lambda
+		return nil
+	}
+}
+
+// WithLinearDecay makes the learning rate decay linearly from the initial rate ε₀ to epsTau over
+// tau steps, as LinearDecay does (see LinearDecay.Rate). It is meant for NewMomentum (the slides'
+// momentum with a decaying rate); NewSGD with it is the same as NewLinearDecay.
+func WithLinearDecay(epsTau float64, tau int) OptimizerOption {
+	return func(c *sgdConfig) error {
+		if epsTau <= 0 || tau < 1 {
+			return errors.Errorf("linear decay needs ε_τ > 0 and τ ≥ 1, got ε_τ=%g, τ=%d", epsTau, tau)
+		}
+		c.epsTau, c.tau = epsTau, tau
+		return nil
+	}
+}
+
+// sgdConfig is the update rule shared by SGD, LinearDecay and Momentum:
+//
+//	ε_k = (1−α_k)·ε₀ + α_k·ε_τ, α_k = min(k/τ, 1)   (ε_k = ε₀ when τ = 0)
+//	g   = ∇θ loss + λθ
+//	v   ← μ·v − ε_k·g, θ ← θ + v                   (θ ← θ − ε_k·g when μ = 0)
+type sgdConfig struct {
+	eps0, epsTau float64 // Initial and final learning rates.
+	tau          int     // Steps of the linear decay; 0 for a constant rate.
+	momentum     float64 // μ, the slides' α of SGD with momentum; 0 for none.
+	weightDecay  float64 // λ of the L2 weight decay; 0 for none.
+}
+
+// newSGDConfig validates the learning rate and applies the options.
+func newSGDConfig(lr float64, opts []OptimizerOption) (sgdConfig, error) {
+	c := sgdConfig{eps0: lr, epsTau: lr}
+	if lr <= 0 {
+		return c, errors.Errorf("learning rate must be > 0, got %g", lr)
+	}
+	for _, opt := range opts {
+		if err := opt(&c); err != nil {
+			return c, err
+		}
+	}
+	return c, nil
+}
+
+// rate returns ε_k for the update number k (counted from 0).
+func (c *sgdConfig) rate(k int) float64 {
+	if c.tau == 0 {
+		return c.eps0
+	}
+	if k >= c.tau {
+		return c.epsTau
+	}
+	alpha := float64(max(k, 0)) / float64(c.tau)
+	return (1-alpha)*c.eps0 + alpha*c.epsTau
+}
+
+// rateGraph returns ε_k in the graph, for the global step after its increment (k+1).
+func (c *sgdConfig) rateGraph(globalStep *graph.Node) *graph.Node {
+	g := globalStep.Graph()
+	eps0 := graph.Scalar(g, globalStep.DType(), c.eps0)
+	if c.tau == 0 {
+		return eps0
+	}
+	k := graph.AddScalar(globalStep, -1)
+	alpha := graph.MinScalar(graph.DivScalar(k, float64(c.tau)), 1.0)
+	epsTau := graph.Scalar(g, globalStep.DType(), c.epsTau)
+	return graph.Add(graph.Mul(graph.OneMinus(alpha), eps0), graph.Mul(alpha, epsTau))
+}
+
+// updateGraph implements optimizer.Interface.UpdateGraph for the SGD variants.
+func (c *sgdConfig) updateGraph(scope *model.Scope, loss *graph.Node) {
+	if !loss.Shape().IsScalar() {
+		exceptions.Panicf("optimizer requires a scalar loss to optimize, got loss.shape=%s instead", loss.Shape())
+	}
+	grads := scope.BuildTrainableVariablesGradientsGraph(loss)
+	c.updateGraphWithGradients(scope, grads, loss.DType())
+}
+
+// updateGraphWithGradients applies one update given the gradients of the trainable variables used
+// by the graph, in the order of scope.IterVariables (as BuildTrainableVariablesGradientsGraph
+// returns them). It increments the global step and stores ε_k in GoMLX's learning-rate variable
+// ("/optimizers/learning_rate"), so the training loop can log the current rate.
+func (c *sgdConfig) updateGraphWithGradients(scope *model.Scope, grads []*graph.Node, dtype dtypes.DType) {
+	if len(grads) == 0 {
+		exceptions.Panicf("no gradients to apply: are there trainable variables used by the model?")
+	}
+	g := grads[0].Graph()
+	rate := c.rateGraph(optimizer.IncrementGlobalStep(g, dtype))
+	optimizer.LearningRateVar(scope, dtype, c.eps0).SetNodeValue(rate)
+	i := 0
+	for v := range scope.IterVariables() {
+		if !v.Trainable || !v.InUseByGraph(g) {
+			continue
+		}
+		if i >= len(grads) {
+			exceptions.Panicf("more trainable variables than the %d gradients given -- were variables "+
+				"created after the gradients were computed?", len(grads))
+		}
+		c.updateVariable(scope, v, grads[i], rate)
+		i++
+	}
+	if i != len(grads) {
+		exceptions.Panicf("got %d gradients for %d trainable variables used by the graph", len(grads), i)
+	}
+}
+
+// updateVariable applies the update rule to one trainable variable.
+func (c *sgdConfig) updateVariable(scope *model.Scope, v *model.Variable, grad, rate *graph.Node) {
+	g := grad.Graph()
+	value := v.NodeValue(g)
+	if rate.DType() != grad.DType() {
+		rate = graph.ConvertDType(rate, grad.DType())
+	}
+	optimizer.TraceNaNInGradients(scope, v, grad)
+	grad = optimizer.ClipNaNsInGradients(scope, grad)
+	if c.weightDecay > 0 {
+		grad = graph.Add(grad, graph.MulScalar(value, c.weightDecay))
+	}
+	step := graph.Neg(graph.Mul(rate, grad)) // −ε_k·g
+	if c.momentum > 0 {
+		velocityVar := velocityVariable(scope, v)
+		step = graph.Add(graph.MulScalar(velocityVar.NodeValue(g), c.momentum), step) // μv − ε_k·g
+		velocityVar.SetNodeValue(step)
+	}
+	step = optimizer.ClipStepByValue(scope, step)
+	updated := optimizer.ClipNaNsInUpdates(scope, value, graph.Add(value, step))
+	v.SetNodeValue(updated)
+}
+
+// velocityVariable returns (creating it with zeros if needed) the velocity of the trainable v.
+func velocityVariable(scope *model.Scope, v *model.Variable) *model.Variable {
+	scopePath := path.Join("/", MomentumScope, v.Scope())
+	return scope.Store().Scope(scopePath).
+		WithInitializer(initializer.Zero).
+		VariableWithShape(v.Name()+"_velocity", v.Shape()).
+		SetTrainable(false)
+}
+
+// SGD is stochastic gradient descent with a constant learning rate ε: θ ← θ − ε·g. Unlike GoMLX's
+// StochasticGradientDescent it does not decay the rate by default. It implements
+// optimizer.Interface.
+type SGD struct {
+	config sgdConfig
+}
+
+// NewSGD returns plain SGD with learning rate lr > 0, configured by opts (e.g. WithWeightDecay).
+func NewSGD(lr float64, opts ...OptimizerOption) (*SGD, error) {
+	c, err := newSGDConfig(lr, opts)
+	if err != nil {
+		return nil, errors.WithMessage(err, "SGD")
+	}
+	return &SGD{config: c}, nil
+}
+
+// Rate returns the learning rate of update k (counted from 0).
+func (o *SGD) Rate(k int) float64 { return o.config.rate(k) }
+
+// String describes the optimizer for logs.
+func (o *SGD) String() string {
+	return fmt.Sprintf("SGD(ε=%g%s)", o.config.eps0, o.config.describeOptions())
+}
+
+// UpdateGraph implements optimizer.Interface.
+func (o *SGD) UpdateGraph(scope *model.Scope, _ *graph.Graph, loss *graph.Node) {
+	o.config.updateGraph(scope, loss)
+}
+
+// UpdateGraphWithGradients implements train.OptimizeWithGradients (gradient accumulation).
+func (o *SGD) UpdateGraphWithGradients(scope *model.Scope, grads []*graph.Node, lossDType dtypes.DType) {
+	o.config.updateGraphWithGradients(scope, grads, lossDType)
+}
+
+// Clear implements optimizer.Interface; SGD keeps no state besides the global step.
+func (o *SGD) Clear(_ *model.Scope) error { return nil }
+
+// LinearDecay is SGD with the slides' linear learning-rate decay:
+//
+//	ε_k = (1−α)·ε₀ + α·ε_τ with α = k/τ, and ε_k = ε_τ for k ≥ τ;  θ ← θ − ε_k·g
+//
+// where k is the number of updates already made: 0 for the first update, i.e. GoMLX's global step
+// before the update (train.Trainer's GlobalStep() − 1 after it). It implements
+// optimizer.Interface.
+type LinearDecay struct {
+	config sgdConfig
+}
+
+// NewLinearDecay returns SGD whose rate decays linearly from eps0 to epsTau over tau updates and
+// stays at epsTau afterwards. It needs eps0, epsTau > 0 and tau ≥ 1 (the slides advise ε_τ ≈ ε₀/100
+// and τ of a few hundred epochs' steps).
+func NewLinearDecay(eps0, epsTau float64, tau int, opts ...OptimizerOption) (*LinearDecay, error) {
+	c, err := newSGDConfig(eps0, append([]OptimizerOption{WithLinearDecay(epsTau, tau)}, opts...))
+	if err != nil {
+		return nil, errors.WithMessage(err, "LinearDecay")
+	}
+	return &LinearDecay{config: c}, nil
+}
+
+// Rate returns ε_k, the learning rate of update k (counted from 0), e.g. to plot the schedule.
+func (o *LinearDecay) Rate(k int) float64 { return o.config.rate(k) }
+
+// String describes the optimizer for logs.
+func (o *LinearDecay) String() string {
+	return fmt.Sprintf("LinearDecay(ε₀=%g, ε_τ=%g, τ=%d%s)", o.config.eps0, o.config.epsTau, o.config.tau,
+		o.config.describeOptions())
+}
+
+// UpdateGraph implements optimizer.Interface.
+func (o *LinearDecay) UpdateGraph(scope *model.Scope, _ *graph.Graph, loss *graph.Node) {
+	o.config.updateGraph(scope, loss)
+}
+
+// UpdateGraphWithGradients implements train.OptimizeWithGradients (gradient accumulation).
+func (o *LinearDecay) UpdateGraphWithGradients(scope *model.Scope, grads []*graph.Node, lossDType dtypes.DType) {
+	o.config.updateGraphWithGradients(scope, grads, lossDType)
+}
+
+// Clear implements optimizer.Interface; LinearDecay keeps no state besides the global step.
+func (o *LinearDecay) Clear(_ *model.Scope) error { return nil }
+
+// Momentum is SGD with momentum as on the slides:
+//
+//	v ← α·v − ε·g;  θ ← θ + v
+//
+// with the velocity v starting at zero. The velocities are non-trainable variables of the
+// model.Store under MomentumScope, so a checkpoint restores them. With WithLinearDecay, ε is the
+// decaying ε_k of LinearDecay. It implements optimizer.Interface.
+type Momentum struct {
+	config sgdConfig
+}
+
+// NewMomentum returns SGD with momentum, learning rate lr > 0 and momentum coefficient alpha in
+// [0, 1) (the slides use α = 0.9), configured by opts (WithLinearDecay, WithWeightDecay).
+func NewMomentum(lr, alpha float64, opts ...OptimizerOption) (*Momentum, error) {
+	c, err := newSGDConfig(lr, opts)
+	if err != nil {
+		return nil, errors.WithMessage(err, "Momentum")
+	}
+	if alpha < 0 || alpha >= 1 {
+		return nil, errors.Errorf("Momentum: α must be in [0, 1), got %g", alpha)
+	}
+	c.momentum = alpha
+	return &Momentum{config: c}, nil
+}
+
+// Rate returns the learning rate ε_k of update k (counted from 0).
+func (o *Momentum) Rate(k int) float64 { return o.config.rate(k) }
+
+// Alpha returns the momentum coefficient α.
+func (o *Momentum) Alpha() float64 { return o.config.momentum }
+
+// String describes the optimizer for logs.
+func (o *Momentum) String() string {
+	return fmt.Sprintf("Momentum(ε=%g, α=%g%s)", o.config.eps0, o.config.momentum, o.config.describeOptions())
+}
+
+// UpdateGraph implements optimizer.Interface.
+func (o *Momentum) UpdateGraph(scope *model.Scope, _ *graph.Graph, loss *graph.Node) {
+	o.config.updateGraph(scope, loss)
+}
+
+// UpdateGraphWithGradients implements train.OptimizeWithGradients (gradient accumulation).
+func (o *Momentum) UpdateGraphWithGradients(scope *model.Scope, grads []*graph.Node, lossDType dtypes.DType) {
+	o.config.updateGraphWithGradients(scope, grads, lossDType)
+}
+
+// Clear implements optimizer.Interface: it deletes the velocities (they restart from zero).
+func (o *Momentum) Clear(scope *model.Scope) error {
+	if err := scope.Store().DeleteVariablesInScope("/" + MomentumScope); err != nil {
+		return errors.Wrap(err, "clearing the Momentum velocities")
+	}
+	return nil
+}
+
+// describeOptions returns the optional settings as ", key=value" pairs for String.
+func (c *sgdConfig) describeOptions() string {
+	s := ""
+	if c.tau > 0 && c.momentum > 0 {
+		s += fmt.Sprintf(", ε_τ=%g, τ=%d", c.epsTau, c.tau)
+	}
+	if c.weightDecay > 0 {
+		s += fmt.Sprintf(", λ=%g", c.weightDecay)
+	}
+	return s
+}
+
+// NewAdam returns GoMLX's Adam optimizer (optimizer.Adam, β₁=0.9, β₂=0.999, ε=1e-7) with learning
+// rate lr > 0, for comparison with the slides' optimizers. WithWeightDecay(λ) selects AdamW
+// (weight decay decoupled from the gradient); WithLinearDecay is not supported.
+func NewAdam(lr float64, opts ...OptimizerOption) (optimizer.Interface, error) {
+	c, err := newSGDConfig(lr, opts)
+	if err != nil {
+		return nil, errors.WithMessage(err, "Adam")
+	}
+	if c.tau != 0 {
+		return nil, errors.New("Adam: WithLinearDecay is not supported")
+	}
+	return optimizer.Adam().LearningRate(lr).WeightDecay(c.weightDecay).Done(), nil
+}

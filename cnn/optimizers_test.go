@@ -1,0 +1,266 @@
+package cnn
+
+import (
+	"fmt"
+	"math"
+	"testing"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/model/checkpoint"
+	"github.com/gomlx/gomlx/ml/train"
+	"github.com/gomlx/gomlx/ml/train/optimizer"
+)
+
+// The tests minimise loss = ½‖θ − c‖² from θ₀ = (3, −1) with c = (1, 1), whose gradient is θ − c,
+// through train.Trainer as the training loop does. The second component mirrors the first around
+// c = 1, so θ_k[1] = 2 − θ_k[0]; the expected values are computed by hand below.
+var (
+	quadTheta0 = []float32{3, -1}
+	quadTarget = []float32{1, 1}
+)
+
+// float32Tolerance bounds the difference between float32 training and hand arithmetic: values
+// are O(1) and each step adds a few float32 roundings (relative 6e-8 each), far below 1e-5.
+const float32Tolerance = 1e-5
+
+// quadModel returns θ, the model's only trainable variable; the input x only gives the graph.
+func quadModel(scope *model.Scope, x *graph.Node) *graph.Node {
+	_ = x
+	return scope.VariableWithValue("theta", quadTheta0).NodeValue(x.Graph())
+}
+
+// quadLoss is ½‖θ − c‖² with c the label.
+func quadLoss(labels, predictions []*graph.Node) *graph.Node {
+	diff := graph.Sub(predictions[0], labels[0])
+	return graph.MulScalar(graph.ReduceAllSum(graph.Square(diff)), 0.5)
+}
+
+// trainQuad makes steps updates of opt on the quadratic problem with store and returns θ.
+func trainQuad(t *testing.T, b compute.Backend, store *model.Store, opt optimizer.Interface, steps int) []float32 {
+	t.Helper()
+	thetas := trainQuadSteps(t, b, store, opt, steps)
+	return thetas[len(thetas)-1]
+}
+
+// trainQuadSteps makes steps updates of opt on the quadratic problem with store and returns θ
+// after each of them.
+func trainQuadSteps(t *testing.T, b compute.Backend, store *model.Store, opt optimizer.Interface,
+	steps int) [][]float32 {
+	t.Helper()
+	trainer := train.NewTrainer(b, store, quadModel, quadLoss, opt, nil, nil)
+	thetas := make([][]float32, 0, steps)
+	for range steps {
+		batch := train.Batch{
+			Inputs: []*tensors.Tensor{tensors.FromScalar(float32(0))},
+			Labels: []*tensors.Tensor{tensors.FromValue(quadTarget)},
+		}
+		if _, err := trainer.TrainStep(batch); err != nil {
+			t.Fatalf("TrainStep: %v", err)
+		}
+		thetas = append(thetas, variableValue(t, store, "/theta"))
+	}
+	return thetas
+}
+
+// variableValue returns the float32 values of the variable at fullPath.
+func variableValue(t *testing.T, store *model.Store, fullPath string) []float32 {
+	t.Helper()
+	v := store.GetVariable(fullPath)
+	if v == nil {
+		t.Fatalf("variable %q not in the store", fullPath)
+	}
+	value, err := v.Value()
+	if err != nil {
+		t.Fatalf("reading %q: %v", fullPath, err)
+	}
+	return tensors.MustCopyFlatData[float32](value)
+}
+
+// checkClose fails if got and want differ by more than float32Tolerance anywhere.
+func checkClose(t *testing.T, what string, got, want []float32) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: got %v, want %v", what, got, want)
+	}
+	for i := range got {
+		if math.Abs(float64(got[i]-want[i])) > float32Tolerance {
+			t.Errorf("%s: got %v, want %v (tolerance %g)", what, got, want, float32Tolerance)
+			return
+		}
+	}
+}
+
+// mirror returns the expected θ from its first component: θ[1] = 2 − θ[0].
+func mirror(theta0 float32) []float32 { return []float32{theta0, 2 - theta0} }
+
+// mustOpt returns a function that fails the test on the constructor's error or returns the
+// optimizer: mustOpt(t)(NewSGD(0.1)).
+func mustOpt(t *testing.T) func(optimizer.Interface, error) optimizer.Interface {
+	return func(opt optimizer.Interface, err error) optimizer.Interface {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return opt
+	}
+}
+
+func TestOptimizersOnQuadratic(t *testing.T) {
+	tests := []struct {
+		name  string
+		opt   func(t *testing.T) optimizer.Interface
+		theta [][]float32 // θ after updates 1, 2, 3, ...
+	}{
+		{"SGD ε=0.1", func(t *testing.T) optimizer.Interface { return mustOpt(t)(NewSGD(0.1)) },
+			[][]float32{
+				mirror(3 - 0.1*2),     // g₀ = 3 − 1 = 2 → 2.8
+				mirror(2.8 - 0.1*1.8), // g₁ = 1.8 → 2.62
+			}},
+		{"LinearDecay ε₀=0.4 ε_τ=0.1 τ=2", func(t *testing.T) optimizer.Interface {
+			return mustOpt(t)(NewLinearDecay(0.4, 0.1, 2))
+		}, [][]float32{
+			mirror(3 - 0.4*2),       // k=0: ε₀ = 0.4 → 2.2
+			mirror(2.2 - 0.25*1.2),  // k=1: α=½, ε₁ = ½·0.4 + ½·0.1 = 0.25 → 1.9
+			mirror(1.9 - 0.1*0.9),   // k=2: α=1, ε₂ = ε_τ = 0.1 → 1.81
+			mirror(1.81 - 0.1*0.81), // k=3 ≥ τ: ε₃ = ε_τ → 1.729
+		}},
+		{"Momentum ε=0.1 α=0.9", func(t *testing.T) optimizer.Interface {
+			return mustOpt(t)(NewMomentum(0.1, 0.9))
+		}, [][]float32{
+			mirror(3 + (0.9*0 - 0.1*2)),           // v₁ = −0.2 → 2.8
+			mirror(2.8 + (0.9*-0.2 - 0.1*1.8)),    // v₂ = −0.36 → 2.44
+			mirror(2.44 + (0.9*-0.36 - 0.1*1.44)), // v₃ = −0.468 → 1.972
+		}},
+		{"Momentum with linear decay ε₀=0.2 ε_τ=0.1 τ=1 α=0.5", func(t *testing.T) optimizer.Interface {
+			return mustOpt(t)(NewMomentum(0.2, 0.5, WithLinearDecay(0.1, 1)))
+		}, [][]float32{
+			mirror(3 + (0.5*0 - 0.2*2)),        // ε₀ = 0.2, v₁ = −0.4 → 2.6
+			mirror(2.6 + (0.5*-0.4 - 0.1*1.6)), // ε₁ = 0.1, v₂ = −0.36 → 2.24
+		}},
+		{"SGD ε=0.1 weight decay λ=0.5", func(t *testing.T) optimizer.Interface {
+			return mustOpt(t)(NewSGD(0.1, WithWeightDecay(0.5)))
+		}, [][]float32{
+			// g = (θ−c) + λθ; no longer symmetric around c.
+			{3 - 0.1*(2+0.5*3), -1 - 0.1*(-2+0.5*-1)},                   // g = (3.5, −2.5) → (2.65, −0.75)
+			{2.65 - 0.1*(1.65+0.5*2.65), -0.75 - 0.1*(-1.75+0.5*-0.75)}, // → (2.3525, −0.5375)
+		}},
+	}
+	forEachBackend(t, func(t *testing.T, b compute.Backend) {
+		for _, tc := range tests {
+			got := trainQuadSteps(t, b, model.NewStore(), tc.opt(t), len(tc.theta))
+			for k := range got {
+				checkClose(t, fmt.Sprintf("%s, update %d", tc.name, k+1), got[k], tc.theta[k])
+			}
+		}
+	})
+}
+
+func TestOptimizerRateAndGlobalStep(t *testing.T) {
+	opt, err := NewLinearDecay(0.4, 0.1, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range []float64{0.4, 0.25, 0.1, 0.1, 0.1} {
+		if got := opt.Rate(k); math.Abs(got-want) > 1e-15 {
+			t.Errorf("Rate(%d) = %g, want %g", k, got, want)
+		}
+	}
+	forEachBackend(t, func(t *testing.T, b compute.Backend) {
+		store := model.NewStore()
+		trainQuad(t, b, store, opt, 2)
+		if got := optimizer.GetGlobalStep(store); got != 2 {
+			t.Errorf("global step after 2 updates = %d, want 2", got)
+		}
+		// The learning-rate variable holds the rate of the last update, k = 1.
+		lr := variableValue(t, store, "/"+optimizer.Scope+"/"+optimizer.ParamLearningRate)
+		checkClose(t, "learning rate variable", lr, []float32{float32(opt.Rate(1))})
+	})
+}
+
+func TestMomentumVelocityInStore(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b compute.Backend) {
+		store := model.NewStore()
+		opt := mustOpt(t)(NewMomentum(0.1, 0.9))
+		trainQuad(t, b, store, opt, 3)
+		velocityPath := "/" + MomentumScope + "/theta_velocity"
+		v := store.GetVariable(velocityPath)
+		if v == nil {
+			t.Fatalf("velocity %q not in the store", velocityPath)
+		}
+		if v.Trainable {
+			t.Errorf("velocity %q is trainable", velocityPath)
+		}
+		// v₃ = −0.468 (see TestOptimizersOnQuadratic), mirrored for θ[1].
+		checkClose(t, "velocity", variableValue(t, store, velocityPath), []float32{-0.468, 0.468})
+		if err := opt.Clear(store.RootScope()); err != nil {
+			t.Fatal(err)
+		}
+		if store.GetVariable(velocityPath) != nil {
+			t.Errorf("Clear left the velocity %q in the store", velocityPath)
+		}
+	})
+}
+
+func TestMomentumCheckpointResume(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b compute.Backend) {
+		dir := t.TempDir()
+		// One update, then save: θ₁ = 2.8 and v₁ = −0.2 go to the checkpoint.
+		store := model.NewStore()
+		handler, err := checkpoint.Build(store).Dir(dir).Done()
+		if err != nil {
+			t.Fatal(err)
+		}
+		trainQuad(t, b, store, mustOpt(t)(NewMomentum(0.1, 0.9)), 1)
+		if err := handler.Save(); err != nil {
+			t.Fatal(err)
+		}
+		// A fresh store and optimizer restored from the checkpoint continue with the saved
+		// velocity: two more updates reach θ₃ = 1.972, as without interruption. Had the velocity
+		// restarted from zero, θ₃ would be 2.8 − 0.18 − 0.324 = 2.296.
+		restored := model.NewStore()
+		if _, err := checkpoint.Load(restored).Dir(dir).Done(); err != nil {
+			t.Fatal(err)
+		}
+		got := trainQuad(t, b, restored, mustOpt(t)(NewMomentum(0.1, 0.9)), 2)
+		checkClose(t, "θ after resuming", got, mirror(1.972))
+		if step := optimizer.GetGlobalStep(restored); step != 3 {
+			t.Errorf("global step after resuming = %d, want 3", step)
+		}
+	})
+}
+
+func TestOptimizerErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+	}{
+		{"SGD zero rate", second(NewSGD(0))},
+		{"SGD negative weight decay", second(NewSGD(0.1, WithWeightDecay(-1)))},
+		{"LinearDecay τ=0", second(NewLinearDecay(0.1, 0.01, 0))},
+		{"LinearDecay ε_τ=0", second(NewLinearDecay(0.1, 0, 10))},
+		{"Momentum α=1", second(NewMomentum(0.1, 1))},
+		{"Momentum α<0", second(NewMomentum(0.1, -0.1))},
+		{"Adam with linear decay", second(NewAdam(0.001, WithLinearDecay(0.0001, 10)))},
+	}
+	for _, tc := range tests {
+		if tc.err == nil {
+			t.Errorf("%s: no error", tc.name)
+		}
+	}
+}
+
+// second returns the error of a two-valued call.
+func second[T any](_ T, err error) error { return err }
+
+func TestAdamTrains(t *testing.T) {
+	// Adam's first step moves every component by ε (the debiased m/√v is ±1): θ₁ = θ₀ ∓ ε.
+	// The tolerance absorbs Adam's ε̂ = 1e-7 in the denominator (relative 5e-8 here).
+	forEachBackend(t, func(t *testing.T, b compute.Backend) {
+		opt := mustOpt(t)(NewAdam(0.01))
+		got := trainQuad(t, b, model.NewStore(), opt, 1)
+		checkClose(t, "Adam θ₁", got, []float32{3 - 0.01, -1 + 0.01})
+	})
+}

@@ -1,0 +1,401 @@
+package cnn
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"time"
+
+	"github.com/cnnlab/cnnlab/datasets"
+	"github.com/gomlx/compute"
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/train"
+	"github.com/gomlx/gomlx/ml/train/loss"
+	"github.com/gomlx/gomlx/ml/train/metric"
+	"github.com/gomlx/gomlx/ml/train/optimizer"
+	"github.com/gomlx/gomlx/support/exceptions"
+	"github.com/pkg/errors"
+)
+
+// Optimizer names accepted by TrainConfig.Optimizer.
+const (
+	OptimizerMomentum    = "momentum"
+	OptimizerSGD         = "sgd"
+	OptimizerLinearDecay = "lineardecay"
+	OptimizerAdam        = "adam"
+)
+
+// TrainConfig holds the hyper-parameters and the bookkeeping options of Train.
+type TrainConfig struct {
+	// Epochs is the number of passes over the training set.
+	Epochs int `json:"epochs"`
+	// BatchSize is the number of images per training step (the last, partial batch is dropped).
+	BatchSize int `json:"batch_size"`
+	// Optimizer is "momentum" (SGD with momentum), "sgd", "lineardecay" (SGD with the slides'
+	// linear decay from LearningRate to FinalLearningRate over all steps) or "adam".
+	Optimizer string `json:"optimizer"`
+	// LearningRate is the (initial) learning rate ε₀.
+	LearningRate float64 `json:"learning_rate"`
+	// FinalLearningRate is ε_τ for "lineardecay", and for "momentum" when > 0 (the rate then decays
+	// linearly to it over all steps).
+	FinalLearningRate float64 `json:"final_learning_rate,omitempty"`
+	// Momentum is the momentum coefficient α for "momentum".
+	Momentum float64 `json:"momentum,omitempty"`
+	// WeightDecay is the L2 weight decay λ (0: none).
+	WeightDecay float64 `json:"weight_decay,omitempty"`
+	// Seed seeds the shuffling and augmentation of the batches (the weights are seeded by NewTrained).
+	Seed int64 `json:"seed"`
+	// Augment applies random crops and flips to the training images.
+	Augment bool `json:"augment,omitempty"`
+
+	// CheckpointDir, if not empty, receives a checkpoint every CheckpointEvery steps and at the end
+	// of every epoch; if it already holds one, Train resumes from it.
+	CheckpointDir string `json:"-"`
+	// CheckpointEvery is the number of steps between checkpoints (0: only at the end of epochs).
+	CheckpointEvery int `json:"-"`
+	// Progress, if not nil, receives the progress display (see Progress).
+	Progress io.Writer `json:"-"`
+	// EvalTrain evaluates the whole training set after every epoch instead of reporting the running
+	// mean of the epoch's batches (slower, exact).
+	EvalTrain bool `json:"-"`
+	// AfterStep, if not nil, is called after every training step with the global step count; an
+	// error stops training (after a checkpoint, if configured) and is returned by Train.
+	AfterStep func(globalStep int) error `json:"-"`
+}
+
+// DefaultTrainConfig returns the hyper-parameters cnnlab uses for the lecture's 3-class experiment:
+// SGD with momentum 0.9, learning rate 0.05, batches of 64, 60 epochs, seed 1.
+func DefaultTrainConfig() TrainConfig {
+	return TrainConfig{Epochs: 60, BatchSize: 64, Optimizer: OptimizerMomentum, LearningRate: 0.05, Momentum: 0.9, Seed: 1}
+}
+
+// Validate checks the hyper-parameters.
+func (c *TrainConfig) Validate() error {
+	switch {
+	case c.Epochs < 1:
+		return errors.Errorf("epochs = %d, must be ≥ 1", c.Epochs)
+	case c.BatchSize < 1:
+		return errors.Errorf("batch size = %d, must be ≥ 1", c.BatchSize)
+	case !(c.LearningRate > 0):
+		return errors.Errorf("learning rate = %g, must be > 0", c.LearningRate)
+	case c.CheckpointEvery < 0:
+		return errors.Errorf("checkpoint interval = %d steps, must be ≥ 0", c.CheckpointEvery)
+	}
+	return nil
+}
+
+// NewOptimizer returns the optimizer named by c.Optimizer; totalSteps is the number of updates of
+// the whole training (the τ of linear decay).
+func (c *TrainConfig) NewOptimizer(totalSteps int) (optimizer.Interface, error) {
+	var opts []OptimizerOption
+	if c.WeightDecay > 0 {
+		opts = append(opts, WithWeightDecay(c.WeightDecay))
+	}
+	switch c.Optimizer {
+	case OptimizerMomentum, "":
+		if c.FinalLearningRate > 0 {
+			opts = append(opts, WithLinearDecay(c.FinalLearningRate, totalSteps))
+		}
+		return NewMomentum(c.LearningRate, c.Momentum, opts...)
+	case OptimizerSGD:
+		return NewSGD(c.LearningRate, opts...)
+	case OptimizerLinearDecay:
+		return NewLinearDecay(c.LearningRate, c.FinalLearningRate, totalSteps, opts...)
+	case OptimizerAdam:
+		return NewAdam(c.LearningRate, opts...)
+	}
+	return nil, errors.Errorf("unknown optimizer %q: choose %s, %s, %s or %s", c.Optimizer,
+		OptimizerMomentum, OptimizerSGD, OptimizerLinearDecay, OptimizerAdam)
+}
+
+// EpochStats are the figures of one epoch, one row of the History.
+type EpochStats struct {
+	Epoch         int     `json:"epoch"`
+	Step          int     `json:"step"`
+	TrainLoss     float64 `json:"train_loss"`
+	TrainAccuracy float64 `json:"train_accuracy"`
+	TestLoss      float64 `json:"test_loss"`
+	TestAccuracy  float64 `json:"test_accuracy"`
+	// Seconds is the wall time of the epoch's training steps; ImagesPerSecond their throughput.
+	Seconds         float64 `json:"seconds"`
+	ImagesPerSecond float64 `json:"images_per_second"`
+}
+
+// ErrNonFinite is returned (wrapped) by Train when the loss becomes NaN or ±Inf.
+var ErrNonFinite = errors.New("loss is not finite")
+
+// session is the state of one Train call.
+type session struct {
+	ctx      context.Context
+	backend  compute.Backend
+	trained  *Trained
+	trainSet *datasets.Set
+	testSet  *datasets.Set
+	cfg      TrainConfig
+	trainer  *train.Trainer
+	batches  *datasets.Batches
+	eval     *Evaluator
+	state    *CheckpointState
+	progress *Progress
+}
+
+// Train trains t on trainSet with cfg on backend b, evaluating on testSet (may be nil) after every
+// epoch, and returns the history of all epochs (including those of a resumed checkpoint).
+//
+// With cfg.CheckpointDir it saves checkpoints and, if one is there, resumes from it: the weights,
+// the optimizer state, the position in the epoch and the history are restored, and the batches
+// are those an uninterrupted run would have seen. Cancelling ctx saves a checkpoint (if configured)
+// and returns ctx's error. A NaN or infinite loss stops training with ErrNonFinite.
+func Train(ctx context.Context, b compute.Backend, t *Trained, trainSet, testSet *datasets.Set, cfg TrainConfig) (history []EpochStats, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = errors.Errorf("training %s on %s: %v", t.Model.Name, b.Name(), r)
+		}
+	}()
+	s, err := newSession(ctx, b, t, trainSet, testSet, cfg)
+	if err != nil {
+		return nil, err
+	}
+	err = s.run()
+	return s.state.History, err
+}
+
+// newSession checks the inputs, restores a checkpoint if there is one, and builds the trainer.
+func newSession(ctx context.Context, b compute.Backend, t *Trained, trainSet, testSet *datasets.Set, cfg TrainConfig) (*session, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if trainSet == nil || trainSet.Len() < cfg.BatchSize {
+		return nil, errors.Errorf("training set has fewer images than one batch of %d", cfg.BatchSize)
+	}
+	if n := t.Model.NumClasses(); trainSet.NumClasses() != n {
+		return nil, errors.Errorf("training set %s has %d classes, model %s has %d outputs", trainSet.Name, trainSet.NumClasses(), t.Model.Name, n)
+	}
+	s := &session{ctx: ctx, backend: b, trained: t, trainSet: trainSet, testSet: testSet, cfg: cfg,
+		state: &CheckpointState{Config: cfg}, eval: NewEvaluator(b, t)}
+	if err := s.restore(); err != nil {
+		return nil, err
+	}
+	batches, err := datasets.NewBatches(trainSet, datasets.BatchOptions{
+		BatchSize: cfg.BatchSize, Shuffle: true, Seed: cfg.Seed, DropLast: true, Augment: cfg.Augment})
+	if err != nil {
+		return nil, err
+	}
+	s.batches = batches
+	opt, err := cfg.NewOptimizer(cfg.Epochs * batches.NumBatches())
+	if err != nil {
+		return nil, err
+	}
+	s.trainer = train.NewTrainer(b, t.store, t.Model.Forward, crossEntropyLoss, opt,
+		[]metric.Interface{metric.NewBaseMetric("Batch Accuracy", "acc", metric.AccuracyMetricType, batchAccuracy, nil)}, nil)
+	s.progress = NewProgress(cfg.Progress, cfg.Epochs, batches.NumBatches(), cfg.BatchSize)
+	return s, nil
+}
+
+// restore loads the checkpoint of cfg.CheckpointDir, if any, into the session.
+func (s *session) restore() error {
+	if s.cfg.CheckpointDir == "" {
+		return nil
+	}
+	found, err := HasCheckpoint(s.cfg.CheckpointDir)
+	if err != nil || !found {
+		return err
+	}
+	state, err := RestoreCheckpoint(s.cfg.CheckpointDir, s.trained)
+	if err != nil {
+		return err
+	}
+	if state.Config.Seed != s.cfg.Seed || state.Config.BatchSize != s.cfg.BatchSize || state.Config.Optimizer != s.cfg.Optimizer {
+		return errors.Errorf("checkpoint in %q was made with seed %d, batch %d, optimizer %q; this run has seed %d, batch %d, optimizer %q (use another --out, or the same settings)",
+			s.cfg.CheckpointDir, state.Config.Seed, state.Config.BatchSize, state.Config.Optimizer, s.cfg.Seed, s.cfg.BatchSize, s.cfg.Optimizer)
+	}
+	state.Config = s.cfg
+	s.state = state
+	return nil
+}
+
+// run is the epoch loop.
+func (s *session) run() error {
+	if s.state.Epoch > 0 || s.state.StepInEpoch > 0 {
+		s.progress.Printf("resuming from checkpoint: epoch %d, step %d of the epoch, global step %d",
+			s.state.Epoch+1, s.state.StepInEpoch, s.state.GlobalStep)
+	}
+	for range s.state.Epoch {
+		s.batches.Iter() // Advances the batches' epoch counter; nothing is built.
+	}
+	for s.state.Epoch < s.cfg.Epochs {
+		if err := s.runEpoch(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// runEpoch trains one epoch (or its remainder after a resume), evaluates and checkpoints.
+func (s *session) runEpoch() error {
+	epoch := s.state.Epoch
+	skip := s.state.StepInEpoch
+	start := time.Now()
+	firstDone := start
+	steps := 0
+	for batch, err := range s.batches.Iter() {
+		if err != nil {
+			return errors.WithMessagef(err, "epoch %d", epoch+1)
+		}
+		if skip > 0 {
+			skip--
+			_ = batch.Finalize()
+			continue
+		}
+		if err := s.step(batch); err != nil {
+			return err
+		}
+		steps++
+		if steps == 1 {
+			firstDone = time.Now() // The first step includes compilation: rates start after it.
+		}
+		if err := s.afterStep(steps-1, firstDone); err != nil {
+			return err
+		}
+	}
+	seconds := time.Since(start).Seconds()
+	stats := EpochStats{Epoch: epoch + 1, Step: s.state.GlobalStep, Seconds: seconds,
+		ImagesPerSecond: float64(steps*s.cfg.BatchSize) / seconds}
+	if err := s.evaluateEpoch(&stats); err != nil {
+		return err
+	}
+	s.state.History = append(s.state.History, stats)
+	s.state.Epoch, s.state.StepInEpoch = epoch+1, 0
+	s.state.RunningLoss, s.state.RunningCorrect, s.state.RunningCount = 0, 0, 0
+	s.progress.Epoch(stats)
+	return s.checkpoint()
+}
+
+// step runs one training step and accumulates the running loss and accuracy.
+func (s *session) step(batch train.Batch) error {
+	n := batch.Labels[0].Shape().Dimensions[0]
+	metrics, err := s.trainer.TrainStep(batch)
+	if err != nil {
+		return errors.WithMessagef(err, "training step %d", s.state.GlobalStep+1)
+	}
+	values := make([]float64, len(metrics))
+	for i, m := range metrics {
+		values[i] = scalarValue(m)
+		_ = m.FinalizeAll()
+	}
+	lossValue, accuracy := values[0], values[len(values)-1]
+	s.state.GlobalStep++
+	s.state.StepInEpoch++
+	if math.IsNaN(lossValue) || math.IsInf(lossValue, 0) {
+		return errors.Wrapf(ErrNonFinite, "loss %g at epoch %d, step %d (global step %d): lower the learning rate",
+			lossValue, s.state.Epoch+1, s.state.StepInEpoch, s.state.GlobalStep)
+	}
+	s.state.RunningLoss += lossValue * float64(n)
+	s.state.RunningCorrect += accuracy * float64(n)
+	s.state.RunningCount += n
+	return nil
+}
+
+// afterStep updates the progress display, checkpoints when due and honours cancellation. timed
+// steps of this epoch were run since since (the first, compiling, step is not counted).
+func (s *session) afterStep(timed int, since time.Time) error {
+	st := s.state
+	s.progress.Step(st.Epoch, st.StepInEpoch, st.RunningLoss/float64(st.RunningCount),
+		st.RunningCorrect/float64(st.RunningCount), timed, time.Since(since))
+	if s.cfg.CheckpointEvery > 0 && st.GlobalStep%s.cfg.CheckpointEvery == 0 {
+		if err := s.checkpoint(); err != nil {
+			return err
+		}
+	}
+	err := s.ctx.Err()
+	if err == nil && s.cfg.AfterStep != nil {
+		err = s.cfg.AfterStep(st.GlobalStep)
+	}
+	if err != nil {
+		if cerr := s.checkpoint(); cerr != nil {
+			return errors.WithMessagef(cerr, "saving a checkpoint after %v", err)
+		}
+		return errors.Wrapf(err, "training interrupted at epoch %d, step %d", st.Epoch+1, st.StepInEpoch)
+	}
+	return nil
+}
+
+// evaluateEpoch fills the train and test figures of an epoch.
+func (s *session) evaluateEpoch(stats *EpochStats) error {
+	st := s.state
+	if st.RunningCount > 0 {
+		stats.TrainLoss = st.RunningLoss / float64(st.RunningCount)
+		stats.TrainAccuracy = st.RunningCorrect / float64(st.RunningCount)
+	}
+	if s.cfg.EvalTrain {
+		ev, err := s.eval.Evaluate(s.trainSet)
+		if err != nil {
+			return err
+		}
+		stats.TrainLoss, stats.TrainAccuracy = ev.Loss, ev.Accuracy
+	}
+	if s.testSet != nil {
+		ev, err := s.eval.Evaluate(s.testSet)
+		if err != nil {
+			return err
+		}
+		stats.TestLoss, stats.TestAccuracy = ev.Loss, ev.Accuracy
+	}
+	return nil
+}
+
+// checkpoint saves the session's state if checkpoints are configured.
+func (s *session) checkpoint() error {
+	if s.cfg.CheckpointDir == "" {
+		return nil
+	}
+	return SaveCheckpoint(s.cfg.CheckpointDir, s.trained, s.state)
+}
+
+// crossEntropyLoss is the mean sparse categorical cross-entropy of logits and int labels [B].
+func crossEntropyLoss(labels, logits []*graph.Node) *graph.Node {
+	l := graph.Reshape(labels[0], -1, 1)
+	return graph.ReduceAllMean(loss.SparseCategoricalCrossEntropyLogits([]*graph.Node{l}, logits))
+}
+
+// batchAccuracy is the fraction of a batch whose top logit is the label.
+func batchAccuracy(_ *model.Scope, labels, logits []*graph.Node) *graph.Node {
+	pred := graph.ArgMax(logits[0], -1, labels[0].DType())
+	correct := graph.ConvertDType(graph.Equal(pred, graph.Reshape(labels[0], -1)), logits[0].DType())
+	return graph.ReduceAllMean(correct)
+}
+
+// scalarValue returns a scalar tensor's value as float64 (NaN if it is not a float scalar).
+func scalarValue(t *tensors.Tensor) float64 {
+	var v float64 = math.NaN()
+	err := exceptions.TryCatch[error](func() {
+		switch x := t.Value().(type) {
+		case float32:
+			v = float64(x)
+		case float64:
+			v = x
+		}
+	})
+	if err != nil {
+		return math.NaN()
+	}
+	return v
+}
+
+// String describes the configuration in one line for logs.
+func (c TrainConfig) String() string {
+	s := fmt.Sprintf("optimizer %s lr %g", c.Optimizer, c.LearningRate)
+	if c.Optimizer == OptimizerMomentum {
+		s += fmt.Sprintf(" momentum %g", c.Momentum)
+	}
+	if c.FinalLearningRate > 0 {
+		s += fmt.Sprintf(" → %g", c.FinalLearningRate)
+	}
+	if c.WeightDecay > 0 {
+		s += fmt.Sprintf(" weight decay %g", c.WeightDecay)
+	}
+	return s + fmt.Sprintf(", batch %d, %d epochs, seed %d, augment %v", c.BatchSize, c.Epochs, c.Seed, c.Augment)
+}
