@@ -9,8 +9,9 @@ import (
 
 // Progress displays training progress: the epoch, step, running loss and accuracy, images/s and
 // the estimated time left. On a terminal it rewrites one status line in place (carriage return and
-// the ANSI "erase line" sequence); anywhere else (a notebook, a log file, a pipe) it writes plain
-// lines, at most one per LineInterval, and never ANSI sequences. A nil Progress or writer is silent.
+// the ANSI "erase line" sequence) and prints every epoch; anywhere else (a notebook, a log file, a
+// pipe) it writes plain lines, never ANSI sequences: a step line at most once per LineInterval, and
+// the first, the last and every ⌈epochs/10⌉-th epoch. A nil Progress or writer is silent.
 type Progress struct {
 	w            io.Writer
 	terminal     bool
@@ -19,6 +20,7 @@ type Progress struct {
 	batchSize    int
 	lastLine     time.Time
 	pendingClear bool
+	timedSeen    bool
 	// LineInterval is the least time between two progress lines when not on a terminal.
 	LineInterval time.Duration
 }
@@ -65,17 +67,21 @@ func (p *Progress) Step(epoch, step int, loss, accuracy float64, stepsDone int, 
 		return
 	}
 	now := time.Now()
-	if !p.terminal && now.Sub(p.lastLine) < p.LineInterval && step != 1 {
+	if !p.terminal && now.Sub(p.lastLine) < p.LineInterval {
 		return
 	}
 	if p.terminal && now.Sub(p.lastLine) < 100*time.Millisecond {
 		return
 	}
-	p.lastLine = now
 	if stepsDone < 1 {
-		p.write(fmt.Sprintf("epoch %d/%d step %d/%d loss %.4f acc %.4f (compiling)", epoch+1, p.epochs, step, p.stepsPerEp, loss, accuracy))
+		if !p.timedSeen { // only the very first step of the process compiles the graph
+			p.lastLine = now
+			p.write(fmt.Sprintf("epoch %d/%d step %d/%d loss %.4f acc %.4f (compiling)", epoch+1, p.epochs, step, p.stepsPerEp, loss, accuracy))
+		}
 		return
 	}
+	p.timedSeen = true
+	p.lastLine = now
 	perStep := elapsed.Seconds() / float64(stepsDone)
 	left := float64((p.epochs-epoch-1)*p.stepsPerEp+p.stepsPerEp-step) * perStep
 	line := fmt.Sprintf("epoch %d/%d step %d/%d loss %.4f acc %.4f %.0f img/s left %s",
@@ -97,6 +103,10 @@ func (p *Progress) write(line string) {
 // Epoch reports a completed epoch on a line of its own.
 func (p *Progress) Epoch(s EpochStats) {
 	if p == nil || p.w == nil {
+		return
+	}
+	every := (p.epochs + 9) / 10
+	if !p.terminal && s.Epoch != 1 && s.Epoch != p.epochs && s.Epoch%every != 0 {
 		return
 	}
 	p.clear()

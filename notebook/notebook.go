@@ -106,3 +106,11 @@ func ShowPNG(data []byte) {
 func ShowMarkdown(text string) {
 	gonbui.DisplayMarkdown(text)
 }
+
+// Must2 returns a and b, or panics with err (see Must).
+func Must2[A, B any](a A, b B, err error) (A, B) {
+	if err != nil {
+		panic(err)
+	}
+	return a, b
+}
