@@ -14,9 +14,9 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/cnnlab/cnnlab/backend"
 	"github.com/cnnlab/cnnlab/cnn"
 	"github.com/cnnlab/cnnlab/datasets"
-	"github.com/cnnlab/cnnlab/backend"
 	"github.com/gomlx/compute"
 	"github.com/pkg/errors"
 )

@@ -27,6 +27,8 @@ type command struct {
 // commands returns the sub-commands by name. Each lives in a file of its own.
 func commands() map[string]command {
 	return map[string]command{
+		"export":    {"export a saved model to ONNX (standard ops, dynamic batch, class labels in metadata)", runExport},
+		"serve":     {"serve the browser demo (web/dist) and an exported model on 127.0.0.1:8080", runServe},
 		"smoke":     {"run a small conv net forward and backward on a backend (checks the set-up)", runSmoke},
 		"reproduce": {"run the lecture's 3-class experiment end to end (CNN, MLP baseline, reports)", runReproduce},
 		"train":     {"train a model on CIFAR-100 classes and save it with its history and reports", runTrain},

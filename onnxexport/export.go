@@ -1,0 +1,488 @@
+package onnxexport
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/cnnlab/cnnlab/cnn"
+	"github.com/gomlx/compute-onnx/support/protos"
+	"github.com/pkg/errors"
+	"google.golang.org/protobuf/proto"
+)
+
+// Format constants of the exported files.
+const (
+	// Opset is the version of the default ONNX operator set the files import. 17 is what
+	// torch.onnx.export used by default until PyTorch 2.5, and what current ONNX Runtime (native
+	// and web) runs.
+	Opset = 17
+	// IRVersion is the ONNX IR version of the files (IR 8 goes with opsets up to 18).
+	IRVersion = 8
+	// InputName is the graph input: images [N,3,H,W] float32 RGB in [0,1], NCHW.
+	InputName = "images"
+	// OutputName is the graph output: logits [N,classes] (no softmax).
+	OutputName = "logits"
+	// BatchDim is the name of the dynamic batch axis of the input and output.
+	BatchDim = "N"
+	// ProducerName is written in the files' producer_name.
+	ProducerName = "cnnlab"
+)
+
+// Keys of the metadata_props of an exported file. Lists are comma-separated numbers, except the
+// class names, a JSON array of strings (names may contain commas).
+const (
+	MetaModel       = "cnnlab.model"       // architecture name, e.g. "LectureCNN"
+	MetaClassIDs    = "cnnlab.class_ids"   // CIFAR-100 id of each output, e.g. "0,55,58"
+	MetaClassNames  = "cnnlab.class_names" // JSON array, e.g. ["apple","otter","pickup_truck"]
+	MetaMean        = "cnnlab.normalize_mean"
+	MetaStd         = "cnnlab.normalize_std"
+	MetaInput       = "cnnlab.input"          // human description of the input
+	MetaTrainSteps  = "cnnlab.training_steps" // global step of the saved model (ExportDir only)
+	MetaNumParams   = "cnnlab.num_params"
+	MetaInputHeight = "cnnlab.input_height"
+	MetaInputWidth  = "cnnlab.input_width"
+)
+
+// ErrUntrained is returned (wrapped) when a model has no weights to export: a cnn.Trained without
+// a weight store, or a saved model directory whose checkpoint records zero training steps (unless
+// Options.AllowUntrained).
+var ErrUntrained = errors.New("model is untrained")
+
+// Options configure an export. The zero value is fine.
+type Options struct {
+	// AllowUntrained lets ExportDir export a saved model that has not been trained (zero steps),
+	// e.g. to compare initial weights; Export never checks the training steps.
+	AllowUntrained bool
+	// ProducerVersion is written in producer_version (e.g. the cnnlab version); empty is allowed.
+	ProducerVersion string
+	// Metadata adds entries to metadata_props (after the cnnlab.* entries, which it cannot override).
+	Metadata map[string]string
+}
+
+// weightsFunc returns the parameters of layer i in PyTorch layout.
+type weightsFunc func(i int) (map[string]*cnn.Param, error)
+
+// Build returns the ONNX model of t: its layers as standard ONNX operators and its current weights
+// as initializers. It fails with an error naming the layer for a layer type without an ONNX
+// mapping, with ErrUntrained when t holds no weights, and when a weight is NaN or infinite.
+func Build(t *cnn.Trained, opts Options) (*protos.ModelProto, error) {
+	if t == nil || t.Model == nil {
+		return nil, errors.Wrap(ErrUntrained, "export: no model given")
+	}
+	if t.Store() == nil {
+		return nil, errors.Wrapf(ErrUntrained, "export of %s: no weights (create it with cnn.NewTrained or cnn.LoadModel)", t.Model.Name)
+	}
+	if err := t.Model.Validate(); err != nil {
+		return nil, errors.WithMessagef(err, "export of %s", t.Model.Name)
+	}
+	return build(t.Model, t.Weights, opts)
+}
+
+// build emits the graph of m, reading the parameters through weights. m is assumed valid, except
+// that build itself rejects what it cannot express.
+func build(m *cnn.Model, weights weightsFunc, opts Options) (*protos.ModelProto, error) {
+	if len(m.Layers) == 0 {
+		return nil, errors.Errorf("export of %s: model has no layers", m.Name)
+	}
+	numClasses := m.NumClasses()
+	if last, ok := m.Layers[len(m.Layers)-1].(cnn.Linear); ok {
+		numClasses = last.Out // Also for layers that m.Validate does not accept yet (see Build).
+	}
+	if numClasses < 1 {
+		return nil, errors.Errorf("export of %s: model does not end with a vector of class scores", m.Name)
+	}
+	b := &graphBuilder{graph: &protos.GraphProto{Name: m.Name}}
+	x := InputName
+	var normalize *cnn.Normalize
+	for i, l := range m.Layers {
+		var err error
+		x, err = b.layer(i, l, x, weights)
+		if err != nil {
+			return nil, errors.WithMessagef(err, "export of %s, layer %d (%s)", m.Name, i, l.Type())
+		}
+		if n, ok := l.(cnn.Normalize); ok && normalize == nil {
+			normalize = &n
+		}
+	}
+	// The last node writes the graph output.
+	last := b.graph.Node[len(b.graph.Node)-1]
+	last.Output[0] = OutputName
+	c, h, w := m.InputShape[0], m.InputShape[1], m.InputShape[2]
+	b.graph.Input = []*protos.ValueInfoProto{tensorInfo(InputName, BatchDim, c, h, w)}
+	b.graph.Output = []*protos.ValueInfoProto{tensorInfo(OutputName, BatchDim, numClasses)}
+	b.graph.DocString = fmt.Sprintf("%s exported by cnnlab: input %s [N,%d,%d,%d] float32 RGB in [0,1] (NCHW), output %s [N,%d] (logits).",
+		m.Name, InputName, c, h, w, OutputName, numClasses)
+
+	model := &protos.ModelProto{
+		IrVersion:       IRVersion,
+		OpsetImport:     []*protos.OperatorSetIdProto{{Domain: "", Version: Opset}},
+		ProducerName:    ProducerName,
+		ProducerVersion: opts.ProducerVersion,
+		DocString:       "cnnlab: the lecture \"Сверточные нейронные сети\" on CIFAR-100, with GoMLX.",
+		Graph:           b.graph,
+	}
+	meta, err := metadata(m, normalize, opts.Metadata)
+	if err != nil {
+		return nil, err
+	}
+	model.MetadataProps = meta
+	return model, nil
+}
+
+// metadata returns the metadata_props of m: the cnnlab.* entries, then extra in key order.
+func metadata(m *cnn.Model, normalize *cnn.Normalize, extra map[string]string) ([]*protos.StringStringEntryProto, error) {
+	var props []*protos.StringStringEntryProto
+	add := func(k, v string) { props = append(props, &protos.StringStringEntryProto{Key: k, Value: v}) }
+	add(MetaModel, m.Name)
+	add(MetaInput, fmt.Sprintf("%s: float32 [N,%d,%d,%d] RGB in [0,1], NCHW", InputName, m.InputShape[0], m.InputShape[1], m.InputShape[2]))
+	add(MetaInputHeight, strconv.Itoa(m.InputShape[1]))
+	add(MetaInputWidth, strconv.Itoa(m.InputShape[2]))
+	add(MetaNumParams, strconv.Itoa(m.NumParams()))
+	if len(m.ClassIDs) > 0 {
+		ids := make([]string, len(m.ClassIDs))
+		for i, id := range m.ClassIDs {
+			ids[i] = strconv.Itoa(id)
+		}
+		add(MetaClassIDs, strings.Join(ids, ","))
+	}
+	if len(m.ClassNames) > 0 {
+		names, err := json.Marshal(m.ClassNames)
+		if err != nil {
+			return nil, errors.Wrapf(err, "export of %s: encoding class names", m.Name)
+		}
+		add(MetaClassNames, string(names))
+	}
+	if normalize != nil {
+		add(MetaMean, joinFloats(normalize.Mean[:]))
+		add(MetaStd, joinFloats(normalize.Std[:]))
+	}
+	keys := make([]string, 0, len(extra))
+	for k := range extra {
+		keys = append(keys, k)
+	}
+	sortStrings(keys)
+	for _, k := range keys {
+		for _, p := range props {
+			if p.Key == k {
+				return nil, errors.Errorf("export of %s: metadata key %q is reserved", m.Name, k)
+			}
+		}
+		add(k, extra[k])
+	}
+	return props, nil
+}
+
+// joinFloats formats values as a comma-separated list with the shortest float32 representation.
+func joinFloats(values []float32) string {
+	s := make([]string, len(values))
+	for i, v := range values {
+		s[i] = strconv.FormatFloat(float64(v), 'g', -1, 32)
+	}
+	return strings.Join(s, ",")
+}
+
+// sortStrings sorts s in place (insertion sort: metadata maps are tiny).
+func sortStrings(s []string) {
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && s[j] < s[j-1]; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+}
+
+// graphBuilder accumulates the nodes and initializers of a graph.
+type graphBuilder struct {
+	graph *protos.GraphProto
+}
+
+// node adds a node named "/<layer>/<op>" (torch.onnx.export's naming) with one output
+// "/<layer>/<op>_output_0" and returns that output's name.
+func (b *graphBuilder) node(layer int, op string, inputs []string, attrs ...*protos.AttributeProto) string {
+	name := fmt.Sprintf("/%d/%s", layer, op)
+	out := name + "_output_0"
+	b.graph.Node = append(b.graph.Node, &protos.NodeProto{
+		Name: name, OpType: op, Input: inputs, Output: []string{out}, Attribute: attrs,
+	})
+	return out
+}
+
+// floatInit adds a float32 initializer and returns its name.
+func (b *graphBuilder) floatInit(name string, data []float32, dims ...int) string {
+	raw := make([]byte, 4*len(data))
+	for i, v := range data {
+		binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(v))
+	}
+	b.graph.Initializer = append(b.graph.Initializer, &protos.TensorProto{
+		Name: name, Dims: int64s(dims), DataType: int32(protos.TensorProto_FLOAT), RawData: raw,
+	})
+	return name
+}
+
+// int64Init adds an int64 initializer and returns its name.
+func (b *graphBuilder) int64Init(name string, data []int64) string {
+	raw := make([]byte, 8*len(data))
+	for i, v := range data {
+		binary.LittleEndian.PutUint64(raw[8*i:], uint64(v))
+	}
+	b.graph.Initializer = append(b.graph.Initializer, &protos.TensorProto{
+		Name: name, Dims: []int64{int64(len(data))}, DataType: int32(protos.TensorProto_INT64), RawData: raw,
+	})
+	return name
+}
+
+// param returns parameter name of layer i with the expected shape, checked to be finite, and adds
+// it as the initializer "<i>.<name>" (the state_dict name of a torch nn.Sequential).
+func (b *graphBuilder) param(i int, params map[string]*cnn.Param, name string, shape []int) (string, error) {
+	p, ok := params[name]
+	if !ok || p == nil {
+		return "", errors.Errorf("parameter %q missing", name)
+	}
+	if fmt.Sprint(p.Shape) != fmt.Sprint(shape) || len(p.Data) != product(shape) {
+		return "", errors.Errorf("parameter %q has shape %v (%d values), want %v", name, p.Shape, len(p.Data), shape)
+	}
+	for j, v := range p.Data {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return "", errors.Errorf("parameter %q holds %g at index %d (training diverged?)", name, v, j)
+		}
+	}
+	return b.floatInit(fmt.Sprintf("%d.%s", i, name), p.Data, shape...), nil
+}
+
+// layer emits layer l (index i) applied to tensor x and returns the name of its output.
+func (b *graphBuilder) layer(i int, l cnn.Layer, x string, weights weightsFunc) (string, error) {
+	switch l := l.(type) {
+	case cnn.Normalize:
+		mean := b.floatInit(fmt.Sprintf("%d.mean", i), l.Mean[:], 1, 3, 1, 1)
+		std := b.floatInit(fmt.Sprintf("%d.std", i), l.Std[:], 1, 3, 1, 1)
+		return b.node(i, "Div", []string{b.node(i, "Sub", []string{x, mean}), std}), nil
+	case cnn.Conv2d:
+		params, err := weights(i)
+		if err != nil {
+			return "", err
+		}
+		w, err := b.param(i, params, "weight", []int{l.Out, l.In, l.Kernel, l.Kernel})
+		if err != nil {
+			return "", err
+		}
+		bias, err := b.param(i, params, "bias", []int{l.Out})
+		if err != nil {
+			return "", err
+		}
+		p := int64(l.Padding)
+		switch l.PadMode {
+		case "", cnn.PadZeros:
+		case cnn.PadReplicate:
+			// ONNX's Conv pads with zeros only: replicate padding is an explicit Pad(mode=edge), as
+			// torch.onnx.export writes it.
+			if p > 0 {
+				pads := b.int64Init(fmt.Sprintf("%d.pads", i), []int64{0, 0, p, p, 0, 0, p, p})
+				x = b.node(i, "Pad", []string{x, pads}, attrString("mode", "edge"))
+				p = 0
+			}
+		default:
+			return "", errors.Errorf("padding mode %q has no ONNX export (zeros or replicate)", l.PadMode)
+		}
+		if l.Stride < 1 {
+			return "", errors.Errorf("stride %d, must be ≥ 1", l.Stride)
+		}
+		k, s := int64(l.Kernel), int64(l.Stride)
+		return b.node(i, "Conv", []string{x, w, bias},
+			attrInts("dilations", 1, 1), attrInt("group", 1), attrInts("kernel_shape", k, k),
+			attrInts("pads", p, p, p, p), attrInts("strides", s, s)), nil
+	case cnn.ReLU:
+		return b.node(i, "Relu", []string{x}), nil
+	case cnn.AvgPool2d:
+		k, s := poolParams(l.Kernel, l.Stride)
+		return b.node(i, "AveragePool", []string{x}, attrInt("ceil_mode", 0), attrInt("count_include_pad", 0),
+			attrInts("kernel_shape", k, k), attrInts("pads", 0, 0, 0, 0), attrInts("strides", s, s)), nil
+	case cnn.MaxPool2d:
+		k, s := poolParams(l.Kernel, l.Stride)
+		return b.node(i, "MaxPool", []string{x}, attrInt("ceil_mode", 0), attrInts("dilations", 1, 1),
+			attrInts("kernel_shape", k, k), attrInts("pads", 0, 0, 0, 0), attrInts("strides", s, s)), nil
+	case cnn.Flatten:
+		return b.node(i, "Flatten", []string{x}, attrInt("axis", 1)), nil
+	case cnn.Linear:
+		params, err := weights(i)
+		if err != nil {
+			return "", err
+		}
+		w, err := b.param(i, params, "weight", []int{l.Out, l.In})
+		if err != nil {
+			return "", err
+		}
+		bias, err := b.param(i, params, "bias", []int{l.Out})
+		if err != nil {
+			return "", err
+		}
+		return b.node(i, "Gemm", []string{x, w, bias},
+			attrFloat("alpha", 1), attrFloat("beta", 1), attrInt("transB", 1)), nil
+	}
+	return "", errors.Errorf("layer type %s (%T) has no ONNX export", l.Type(), l)
+}
+
+// poolParams returns the kernel and effective stride of a pooling layer (PyTorch's default stride
+// is the kernel size).
+func poolParams(kernel, stride int) (int64, int64) {
+	if stride == 0 {
+		stride = kernel
+	}
+	return int64(kernel), int64(stride)
+}
+
+// attrInt returns an INT attribute.
+func attrInt(name string, v int64) *protos.AttributeProto {
+	return &protos.AttributeProto{Name: name, Type: protos.AttributeProto_INT, I: v}
+}
+
+// attrInts returns an INTS attribute.
+func attrInts(name string, v ...int64) *protos.AttributeProto {
+	return &protos.AttributeProto{Name: name, Type: protos.AttributeProto_INTS, Ints: v}
+}
+
+// attrFloat returns a FLOAT attribute.
+func attrFloat(name string, v float32) *protos.AttributeProto {
+	return &protos.AttributeProto{Name: name, Type: protos.AttributeProto_FLOAT, F: v}
+}
+
+// attrString returns a STRING attribute.
+func attrString(name, v string) *protos.AttributeProto {
+	return &protos.AttributeProto{Name: name, Type: protos.AttributeProto_STRING, S: []byte(v)}
+}
+
+// tensorInfo describes a float32 tensor whose first axis is the dynamic axis batch.
+func tensorInfo(name, batch string, dims ...int) *protos.ValueInfoProto {
+	shape := &protos.TensorShapeProto{Dim: []*protos.TensorShapeProto_Dimension{
+		{Value: &protos.TensorShapeProto_Dimension_DimParam{DimParam: batch}},
+	}}
+	for _, d := range dims {
+		shape.Dim = append(shape.Dim, &protos.TensorShapeProto_Dimension{
+			Value: &protos.TensorShapeProto_Dimension_DimValue{DimValue: int64(d)}})
+	}
+	return &protos.ValueInfoProto{Name: name, Type: &protos.TypeProto{Value: &protos.TypeProto_TensorType{
+		TensorType: &protos.TypeProto_Tensor{ElemType: int32(protos.TensorProto_FLOAT), Shape: shape}}}}
+}
+
+// int64s converts dims to int64.
+func int64s(dims []int) []int64 {
+	out := make([]int64, len(dims))
+	for i, d := range dims {
+		out[i] = int64(d)
+	}
+	return out
+}
+
+// product returns the product of dims (1 for none).
+func product(dims []int) int {
+	n := 1
+	for _, d := range dims {
+		n *= d
+	}
+	return n
+}
+
+// Marshal returns the serialised ONNX file of a model built by Build.
+func Marshal(m *protos.ModelProto) ([]byte, error) {
+	data, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
+	if err != nil {
+		return nil, errors.Wrapf(err, "serialising ONNX model %s", m.GetGraph().GetName())
+	}
+	return data, nil
+}
+
+// Export writes the ONNX file of t to w and returns its description.
+func Export(t *cnn.Trained, w io.Writer, opts Options) (*Info, error) {
+	m, err := Build(t, opts)
+	if err != nil {
+		return nil, err
+	}
+	data, err := Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := w.Write(data); err != nil {
+		return nil, errors.Wrapf(err, "writing ONNX model %s", t.Model.Name)
+	}
+	return describe(m, int64(len(data))), nil
+}
+
+// ExportFile writes the ONNX file of t to path (through a temporary file renamed into place) and
+// returns its description, with Info.Path set.
+func ExportFile(t *cnn.Trained, path string, opts Options) (*Info, error) {
+	m, err := Build(t, opts)
+	if err != nil {
+		return nil, err
+	}
+	return writeModel(m, path)
+}
+
+// ExportDir exports the model saved in dir (by "cnnlab train", "cnnlab reproduce --out" or
+// cnn.SaveModel) to the ONNX file path. A saved model whose state records zero training steps is
+// refused with ErrUntrained unless opts.AllowUntrained; the number of steps goes into the metadata.
+func ExportDir(dir, path string, opts Options) (*Info, error) {
+	t, state, err := cnn.LoadModel(dir)
+	if err != nil {
+		return nil, errors.WithMessagef(err, "export: loading the model of %s", dir)
+	}
+	steps := 0
+	if state != nil {
+		steps = state.GlobalStep
+	}
+	if steps == 0 && !opts.AllowUntrained {
+		return nil, errors.Wrapf(ErrUntrained, "export of %s: the model saved in %s has 0 training steps (allow it explicitly to export initial weights)", t.Model.Name, dir)
+	}
+	meta := map[string]string{MetaTrainSteps: strconv.Itoa(steps)}
+	for k, v := range opts.Metadata {
+		meta[k] = v
+	}
+	opts.Metadata = meta
+	m, err := Build(t, opts)
+	if err != nil {
+		return nil, err
+	}
+	return writeModel(m, path)
+}
+
+// writeModel serialises m into path atomically and describes it.
+func writeModel(m *protos.ModelProto, path string) (*Info, error) {
+	data, err := Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeFileAtomic(path, data); err != nil {
+		return nil, err
+	}
+	info := describe(m, int64(len(data)))
+	info.Path = path
+	return info, nil
+}
+
+// writeFileAtomic writes data to a temporary file beside path and renames it into place.
+func writeFileAtomic(path string, data []byte) (err error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return errors.Wrapf(err, "creating temporary file for %s", path)
+	}
+	defer func() {
+		if err != nil {
+			_ = tmp.Close()
+			_ = os.Remove(tmp.Name())
+		}
+	}()
+	if _, err = tmp.Write(data); err != nil {
+		return errors.Wrapf(err, "writing %s", tmp.Name())
+	}
+	if err = tmp.Close(); err != nil {
+		return errors.Wrapf(err, "closing %s", tmp.Name())
+	}
+	if err = os.Chmod(tmp.Name(), 0o644); err != nil {
+		return errors.Wrapf(err, "setting permissions of %s", tmp.Name())
+	}
+	return errors.Wrapf(os.Rename(tmp.Name(), path), "renaming %s to %s", tmp.Name(), path)
+}

@@ -1,0 +1,179 @@
+// Command webgen writes the test data of the web page's browser test (web/test): an exported
+// model, real CIFAR-100 test images as PNG files of several sizes, and GoMLX's predictions for
+// them (after decoding and resizing each PNG with datasets.LoadImageFile, as the page must).
+//
+// Usage: go run ./onnxexport/internal/webgen --out DIR [--n 20] [--epochs 8] [--model SAVED_DIR]
+//
+// DIR receives model.onnx, images/*.png, not-onnx.onnx and not-an-image.png (for the error
+// cases), and expected.json.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"image"
+	"image/png"
+	"os"
+	"path/filepath"
+
+	"github.com/cnnlab/cnnlab/backend"
+	"github.com/cnnlab/cnnlab/cnn"
+	"github.com/cnnlab/cnnlab/datasets"
+	"github.com/cnnlab/cnnlab/onnxexport"
+	"github.com/cnnlab/cnnlab/onnxexport/internal/fixture"
+	"github.com/pkg/errors"
+	"golang.org/x/image/draw"
+)
+
+// expectedImage is what the page must show for one image.
+type expectedImage struct {
+	File          string    `json:"file"`
+	Width         int       `json:"width"`
+	Height        int       `json:"height"`
+	TrueID        int       `json:"true_id"`
+	Index         int       `json:"index"`
+	ClassID       int       `json:"class_id"`
+	Name          string    `json:"name"`
+	Logits        []float32 `json:"logits"`
+	Probabilities []float64 `json:"probabilities"`
+	Pixels        []int     `json:"pixels"`
+}
+
+// expected is expected.json.
+type expected struct {
+	Model      string           `json:"model"`
+	ClassIDs   []int            `json:"class_ids"`
+	ClassNames []string         `json:"class_names"`
+	Steps      int              `json:"training_steps"`
+	Info       *onnxexport.Info `json:"onnx"`
+	Images     []expectedImage  `json:"images"`
+}
+
+// sizes are the sizes the test images are written at (cycled): the original 32×32 and larger ones,
+// so the page's resize runs with reduction factors above 1 and non-square sources.
+var sizes = [][2]int{{32, 32}, {96, 96}, {57, 41}, {200, 150}}
+
+func main() {
+	out := flag.String("out", "", "output directory (required)")
+	n := flag.Int("n", 20, "number of test images")
+	epochs := flag.Int("epochs", 8, "epochs of training of the lecture CNN on the 3 lecture classes")
+	modelDir := flag.String("model", "", "saved model directory to export instead of training one")
+	flag.Parse()
+	if err := run(*out, *n, *epochs, *modelDir); err != nil {
+		fmt.Fprintln(os.Stderr, "webgen:", err)
+		os.Exit(1)
+	}
+}
+
+func run(out string, n, epochs int, modelDir string) error {
+	if out == "" {
+		return errors.New("--out is required")
+	}
+	if err := os.MkdirAll(filepath.Join(out, "images"), 0o755); err != nil {
+		return errors.Wrap(err, "creating the output directory")
+	}
+	b, err := backend.New("")
+	if err != nil {
+		return err
+	}
+	data, err := fixture.LoadData("")
+	if err != nil {
+		return err
+	}
+	var t *cnn.Trained
+	steps := 0
+	if modelDir != "" {
+		var state *cnn.CheckpointState
+		if t, state, err = cnn.LoadModel(modelDir); err != nil {
+			return err
+		}
+		steps = state.GlobalStep
+	} else if t, steps, err = fixture.Train(b, data, cnn.LectureCNN(3), epochs, 1); err != nil {
+		return err
+	}
+	info, err := onnxexport.ExportFile(t, filepath.Join(out, "model.onnx"), onnxexport.Options{})
+	if err != nil {
+		return err
+	}
+	exp := expected{Model: t.Model.Name, ClassIDs: t.Model.ClassIDs, ClassNames: t.Model.ClassNames, Steps: steps, Info: info}
+	set := data.Test
+	if n > set.Len() {
+		return errors.Errorf("--n %d: the test subset has %d images", n, set.Len())
+	}
+	var records [][]uint8
+	for i := range n {
+		// Spread the picks over the subset (it is sorted by file order, classes mixed).
+		idx := i * set.Len() / n
+		size := sizes[i%len(sizes)]
+		src := set.Image(idx)
+		img := image.Image(src)
+		if size != [2]int{32, 32} {
+			big := image.NewRGBA(image.Rect(0, 0, size[0], size[1]))
+			draw.BiLinear.Scale(big, big.Bounds(), src, src.Bounds(), draw.Src, nil)
+			img = big
+		}
+		name := fmt.Sprintf("%02d_%s_%dx%d.png", i, set.ClassName(idx), size[0], size[1])
+		path := filepath.Join(out, "images", name)
+		if err := writePNG(path, img); err != nil {
+			return err
+		}
+		record, err := datasets.LoadImageFile(path)
+		if err != nil {
+			return err
+		}
+		records = append(records, record)
+		pixels := make([]int, len(record))
+		for j, p := range record {
+			pixels[j] = int(p)
+		}
+		exp.Images = append(exp.Images, expectedImage{File: name, Width: size[0], Height: size[1],
+			TrueID: set.ClassIDs[set.Labels[idx]], Pixels: pixels})
+	}
+	images, err := cnn.RecordsTensor(records)
+	if err != nil {
+		return err
+	}
+	logits, err := cnn.NewEvaluator(b, t).Logits(images)
+	if err != nil {
+		return err
+	}
+	classes := t.Model.NumClasses()
+	for i := range exp.Images {
+		row := logits[i*classes : (i+1)*classes]
+		e := &exp.Images[i]
+		e.Logits = row
+		e.Probabilities = cnn.Softmax(row)
+		e.Index = onnxexport.Argmax(row)
+		e.ClassID = t.Model.ClassIDs[e.Index]
+		e.Name = t.Model.ClassName(e.Index)
+	}
+	if err := os.WriteFile(filepath.Join(out, "not-onnx.onnx"), []byte("this is a text file, not an ONNX model\n"), 0o644); err != nil {
+		return errors.Wrap(err, "writing not-onnx.onnx")
+	}
+	if err := os.WriteFile(filepath.Join(out, "not-an-image.png"), []byte("this is a text file, not a PNG image\n"), 0o644); err != nil {
+		return errors.Wrap(err, "writing not-an-image.png")
+	}
+	js, err := json.MarshalIndent(&exp, "", " ")
+	if err != nil {
+		return errors.Wrap(err, "encoding expected.json")
+	}
+	if err := os.WriteFile(filepath.Join(out, "expected.json"), js, 0o644); err != nil {
+		return errors.Wrap(err, "writing expected.json")
+	}
+	fmt.Printf("webgen: %s; %d images in %s\n", info.String(), n, out)
+	return nil
+}
+
+// writePNG writes img as a PNG file at path.
+func writePNG(path string, img image.Image) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return errors.Wrap(err, "creating PNG")
+	}
+	if err := png.Encode(f, img); err != nil {
+		_ = f.Close()
+		return errors.Wrapf(err, "encoding %s", path)
+	}
+	return errors.Wrapf(f.Close(), "closing %s", path)
+}
