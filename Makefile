@@ -10,7 +10,7 @@ OUT ?= out
 SETUP_FLAGS ?=
 GO_PACKAGES := ./...
 
-.PHONY: setup build reproduce smoke test vet fmt-check go-test notebooks notebooks-check notebooks-write lab help
+.PHONY: setup setup-all web-test build reproduce smoke test vet fmt-check go-test notebooks notebooks-check notebooks-write lab help
 
 help:
 	@echo "make reproduce | make test | make setup | make build | make smoke"
@@ -18,6 +18,10 @@ help:
 ## setup: install the toolchain, tools and XLA's CPU plugin (idempotent).
 setup:
 	@bash scripts/setup.sh $(SETUP_FLAGS)
+
+## setup-all: also Jupyter with GoNB, the ONNX checker and Runtime, Chromium and the page's npm packages.
+setup-all:
+	@bash scripts/setup.sh --notebooks --onnx --browser $(SETUP_FLAGS)
 
 ## build: build the cnnlab command into bin/.
 build: setup
@@ -43,7 +47,7 @@ go-test:
 
 ## notebooks: execute every notebook headlessly, CI-sized (CNNLAB_QUICK=1); committed files unchanged.
 notebooks: build
-	bash scripts/setup.sh --notebooks
+	bash scripts/setup.sh --notebooks --onnx
 	CNNLAB_QUICK=1 bash scripts/run-notebooks.sh run
 
 ## notebooks-check: the committed notebooks were executed top to bottom, without errors, with clean metadata.
@@ -53,14 +57,18 @@ notebooks-check:
 
 ## notebooks-write: execute every notebook with the lecture's full settings and save the outputs.
 notebooks-write: build
-	bash scripts/setup.sh --notebooks
+	bash scripts/setup.sh --notebooks --onnx
 	bash scripts/run-notebooks.sh run --write
 
 ## lab: start JupyterLab with the GoNB kernel on the notebooks (http://localhost:8888).
 lab: build
-	bash scripts/setup.sh --notebooks
+	bash scripts/setup.sh --notebooks --onnx
 	CNNLAB_ROOT=$(CURDIR) JUPYTER_DATA_DIR=$${CNNLAB_HOME:-$$HOME/.local/share/cnnlab}/venv/share/jupyter \
 	  $${CNNLAB_HOME:-$$HOME/.local/share/cnnlab}/venv/bin/jupyter lab --notebook-dir=notebooks $(LAB_FLAGS)
 
+## web-test: the browser demo in headless Chromium (exports a model, classifies 20 real images).
+web-test: build
+	bash scripts/test-web.sh
+
 ## test: everything CI checks, after set-up.
-test: build vet fmt-check smoke go-test notebooks-check notebooks
+test: setup-all build vet fmt-check smoke go-test notebooks-check notebooks web-test

@@ -95,8 +95,14 @@ def run_one(path, timeout, write):
     for index, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
             continue
-        for p in cell_problems(cell):
+        found = cell_problems(cell)
+        for p in found:
             problems.append(f"cell {index}: {p}")
+        if found:
+            stderr = "".join(o.get("text", "") for o in cell.get("outputs", [])
+                             if o.get("output_type") == "stream" and o.get("name") == "stderr")
+            tail = stderr.strip().splitlines()[-15:]
+            problems.extend(f"  | {line}" for line in tail)
     if write and not problems:
         clean(nb)
         write_atomic(nb, path)
