@@ -10,7 +10,7 @@ OUT ?= out
 SETUP_FLAGS ?=
 GO_PACKAGES := ./...
 
-.PHONY: setup setup-all web-test build reproduce smoke test vet fmt-check go-test notebooks notebooks-check notebooks-write lab help
+.PHONY: setup setup-all web-test docker-lint docker-check build reproduce smoke test vet fmt-check go-test notebooks notebooks-check notebooks-write lab help
 
 help:
 	@echo "make reproduce | make test | make setup | make build | make smoke"
@@ -70,5 +70,14 @@ lab: build
 web-test: build
 	bash scripts/test-web.sh
 
-## test: everything CI checks, after set-up.
-test: setup-all build vet fmt-check smoke go-test notebooks-check notebooks web-test
+## docker-lint: hadolint on the Dockerfiles, shellcheck on the scripts (pinned wheels from PyPI).
+docker-lint:
+	bash scripts/lint-dockerfiles.sh
+
+## docker-check: what docker/Dockerfile does, without Docker: setup.sh in a fresh HOME, one notebook, JupyterLab's health.
+DOCKER_CHECK_NOTEBOOK ?= notebooks/01_cifar100.ipynb
+docker-check:
+	bash scripts/docker-ci-check.sh $(DOCKER_CHECK_NOTEBOOK)
+
+## test: everything CI checks, after set-up; go test's summary comes last.
+test: setup-all build vet fmt-check docker-lint smoke notebooks-check docker-check notebooks web-test go-test

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/cnnlab/cnnlab/backend"
+	"github.com/cnnlab/cnnlab/internal/testenv"
 	"github.com/gomlx/compute"
 )
 
@@ -25,7 +26,7 @@ func testBackend(t *testing.T, config string) compute.Backend {
 	}
 	b, err := backend.New(config)
 	if err != nil {
-		t.Skipf("backend %q not available: %v", config, err)
+		testenv.SkipOrFail(t, "backend %q not available: %v", config, err)
 	}
 	actual, _ := backendCache.LoadOrStore(config, b)
 	return actual.(compute.Backend)

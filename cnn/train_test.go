@@ -11,18 +11,13 @@ import (
 	"testing"
 
 	"github.com/cnnlab/cnnlab/datasets"
+	"github.com/cnnlab/cnnlab/internal/testenv"
 )
 
 // lectureSets loads the lecture's 3-class subsets of the real CIFAR-100, or skips the test.
 func lectureSets(t *testing.T) (train, test *datasets.Set) {
 	t.Helper()
-	dir := os.Getenv(datasets.DataDirEnv)
-	if dir == "" {
-		t.Skipf("$%s is not set: skipping the real-data test", datasets.DataDirEnv)
-	}
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("$%s=%q is absent: skipping the real-data test", datasets.DataDirEnv, dir)
-	}
+	dir := testenv.CIFAR100Dir(t)
 	data, err := datasets.LoadCIFAR100(dir)
 	if err != nil {
 		t.Fatal(err)

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/cnnlab/cnnlab/internal/testenv"
 )
 
 // tarServer serves a tarball; it records the Range headers it gets, and cuts off the first
@@ -175,13 +177,7 @@ func TestEnsureExistingDirectory(t *testing.T) {
 }
 
 func TestEnsureRealCIFAR100Offline(t *testing.T) {
-	dir := os.Getenv(DataDirEnv)
-	if dir == "" {
-		t.Skipf("real CIFAR-100 test skipped: $%s is not set", DataDirEnv)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "cifar-100-binary")); err != nil {
-		t.Skipf("real CIFAR-100 test skipped: %v", err)
-	}
+	dir := testenv.CIFAR100Dir(t)
 	root, err := EnsureCIFAR100(context.Background(), dir, DownloadOptions{URL: "http://127.0.0.1:1/never-contacted.tar.gz"})
 	if err != nil || root != filepath.Join(dir, "cifar-100-binary") {
 		t.Fatalf("EnsureCIFAR100 on the real data: %q, %v", root, err)

@@ -2,10 +2,10 @@ package datasets
 
 import (
 	"bytes"
-	"os"
-	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/cnnlab/cnnlab/internal/testenv"
 )
 
 // smallSet returns a synthetic full CIFAR-100 set of n records (record i has fine label i%100).
@@ -142,13 +142,7 @@ func TestConcat(t *testing.T) {
 // files are absent.
 func realData(t testing.TB) *CIFAR100 {
 	t.Helper()
-	dir := os.Getenv(DataDirEnv)
-	if dir == "" {
-		t.Skipf("real CIFAR-100 test skipped: $%s is not set (set it to the directory that contains cifar-100-binary/)", DataDirEnv)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "cifar-100-binary")); err != nil {
-		t.Skipf("real CIFAR-100 test skipped: %v", err)
-	}
+	dir := testenv.CIFAR100Dir(t)
 	d, err := LoadCIFAR100(dir)
 	if err != nil {
 		t.Fatal(err)

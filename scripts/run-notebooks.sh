@@ -17,7 +17,8 @@ if [ ! -x "$VENV/bin/python" ] || [ ! -f "$VENV/share/jupyter/kernels/gonb/kerne
 fi
 export CNNLAB_ROOT="$ROOT"
 export JUPYTER_DATA_DIR="$VENV/share/jupyter"
-export PATH="$VENV/bin:$(GOTOOLCHAIN=local go env GOPATH)/bin:$PATH"
+GOBIN_DIR="$(GOTOOLCHAIN=local go env GOPATH)/bin"
+export PATH="$VENV/bin:$GOBIN_DIR:$PATH"
 mode=run
 if [ "${1:-}" = run ] || [ "${1:-}" = check ]; then mode="$1"; shift; fi
 exec "$VENV/bin/python" "$ROOT/scripts/notebooks.py" "$mode" "$@"

@@ -134,7 +134,7 @@ PY
 # xla_via_go_installer runs go-xla's own installer for a plugin ("cuda", or "cpu" from GitHub).
 xla_via_go_installer() {
   local plugin="$1"
-  if [ "$plugin" = cuda ] && ls "$PLUGIN_DIR"/pjrt_c_api_cuda*_plugin.so >/dev/null 2>&1; then
+  if [ "$plugin" = cuda ] && [ -f "$PLUGIN_DIR/nvidia/pjrt_c_api_cuda_plugin.so" ]; then
     step_skip "XLA CUDA PJRT plugin ($PLUGIN_DIR)"
     return
   fi

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cnnlab/cnnlab/datasets"
+	"github.com/cnnlab/cnnlab/internal/testenv"
 )
 
 func TestCommandErrors(t *testing.T) {
@@ -50,9 +50,7 @@ func TestCommandErrors(t *testing.T) {
 }
 
 func TestUnknownClasses(t *testing.T) {
-	if os.Getenv(datasets.DataDirEnv) == "" {
-		t.Skipf("$%s is not set: skipping the real-data test", datasets.DataDirEnv)
-	}
+	testenv.CIFAR100Dir(t)
 	var stdout, stderr bytes.Buffer
 	code := run([]string{"train", "--classes", "apple,unicorn", "--epochs", "1"}, &stdout, &stderr)
 	if code == 0 || !strings.Contains(stderr.String(), "unicorn") {

@@ -1,16 +1,27 @@
 // Command xlainstall installs a PJRT plugin with go-xla's own installer.
 //
-// scripts/setup.sh uses it for the CUDA plugin (go-xla fetches the JAX CUDA wheels and the NVIDIA
-// libraries from PyPI) and, with --upstream-xla, for the CPU plugin from go-xla's GitHub releases
-// (for users who can reach GitHub; the default CPU install uses a pinned PyPI wheel instead).
+// scripts/setup.sh uses it for the CUDA plugin (go-xla fetches the JAX CUDA PJRT wheel and the NVIDIA
+// library wheels from PyPI, checking their sha256 against PyPI's) and, with --upstream-xla, for the CPU
+// plugin from go-xla's GitHub releases (for users who can reach GitHub; the default CPU install uses
+// a pinned PyPI wheel instead).
+//
+// The CUDA plugin is installed whether or not this machine has a GPU (a Docker image is built
+// without one), pinned to the JAX release whose XLA built the CPU plugin cnnlab uses.
 package main
 
 import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/gomlx/go-xla/installer"
+)
+
+const (
+	// cudaPlugin and cudaVersion pin the JAX CUDA wheels (jax-cuda13-pjrt on PyPI).
+	cudaPlugin  = "cuda13"
+	cudaVersion = "0.11.2"
 )
 
 func main() {
@@ -23,16 +34,27 @@ func main() {
 	}
 }
 
-// install runs go-xla's auto-installer for one plugin.
+// install runs go-xla's installer for one plugin.
 func install(plugin, dir string) error {
+	if dir == "" {
+		var err error
+		if dir, err = installer.DefaultHomeLibPath(); err != nil {
+			return err
+		}
+	}
+	goxla := filepath.Join(dir, "go-xla")
+	var err error
 	switch plugin {
-	case "cuda", "cpu":
+	case "cuda":
+		err = installer.CudaInstall(cudaPlugin, cudaVersion, goxla, true, installer.Normal)
+	case "cpu":
+		err = installer.AutoInstallPlugin("cpu", dir, true, installer.Normal)
 	default:
 		return fmt.Errorf("unknown plugin %q: want cuda or cpu", plugin)
 	}
-	if err := installer.AutoInstallPlugin(plugin, dir, true, installer.Normal); err != nil {
-		return fmt.Errorf("installing the %s PJRT plugin into %s/go-xla: %w", plugin, dir, err)
+	if err != nil {
+		return fmt.Errorf("installing the %s PJRT plugin into %s: %w", plugin, goxla, err)
 	}
-	fmt.Printf("xlainstall: %s PJRT plugin installed under %s/go-xla\n", plugin, dir)
+	fmt.Printf("xlainstall: %s PJRT plugin installed under %s\n", plugin, goxla)
 	return nil
 }
