@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 
+	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
@@ -144,6 +145,7 @@ func (m *Model) Forward(scope *model.Scope, images *graph.Node) *graph.Node {
 	if want := append([]int{x.Shape().Dimensions[0]}, m.InputShape[:]...); fmt.Sprint(x.Shape().Dimensions) != fmt.Sprint(want) {
 		exceptions.Panicf("model %q: input shape %v, want %v", m.Name, x.Shape().Dimensions, want)
 	}
+	channelsLast := false // Whether x is in NHWC (see convChannelsLast).
 	for i, l := range m.Layers {
 		param := func(name string) *graph.Node {
 			path := model.JoinPath("/", ModelScope, LayerScope(i, l), name)
@@ -153,24 +155,55 @@ func (m *Model) Forward(scope *model.Scope, images *graph.Node) *graph.Node {
 			}
 			return v.NodeValue(x.Graph())
 		}
-		x = layerGraph(l, x, param)
+		switch l.(type) {
+		case Conv2d, AvgPool2d, MaxPool2d:
+			if convChannelsLast && !channelsLast && x.Rank() == 4 {
+				x, channelsLast = graph.TransposeAllDims(x, 0, 2, 3, 1), true
+			}
+		case Normalize, ReLU:
+		default:
+			if channelsLast {
+				x, channelsLast = graph.TransposeAllDims(x, 0, 3, 1, 2), false
+			}
+		}
+		x = layerGraphLayout(l, x, param, channelsLast)
+	}
+	if channelsLast {
+		x = graph.TransposeAllDims(x, 0, 3, 1, 2)
 	}
 	return x
 }
 
-// layerGraph applies one layer to x. param returns a layer's parameter node by name.
+// convChannelsLast makes Forward run the convolutions and pooling in NHWC (channels last), with
+// transposes at the first such layer and before Flatten/Linear (or the output), so the variables,
+// the inputs and the outputs stay in PyTorch's NCHW/OIHW layouts. XLA's CPU convolutions (Eigen)
+// work in NHWC: given NCHW it inserts the same transposes itself, around every convolution and in
+// the backward pass too. The results equal NCHW's within float32 rounding (TestChannelsLastEqual).
+var convChannelsLast = true
+
+// layerGraph applies one layer to an NCHW x. param returns a layer's parameter node by name.
 func layerGraph(l Layer, x *graph.Node, param func(name string) *graph.Node) *graph.Node {
+	return layerGraphLayout(l, x, param, false)
+}
+
+// layerGraphLayout applies one layer to x, which is NHWC if channelsLast (only for Normalize,
+// Conv2d, ReLU and the pooling layers), else NCHW.
+func layerGraphLayout(l Layer, x *graph.Node, param func(name string) *graph.Node, channelsLast bool) *graph.Node {
+	axis := timage.ChannelsFirst
+	if channelsLast {
+		axis = timage.ChannelsLast
+	}
 	switch l := l.(type) {
 	case Normalize:
-		return normalizeGraph(l, x)
+		return normalizeGraph(l, x, channelsLast)
 	case Conv2d:
-		return conv2dGraph(l, x, param("weight"), param("bias"))
+		return conv2dGraph(l, x, param("weight"), param("bias"), channelsLast)
 	case ReLU:
 		return graph.Max(x, graph.ZerosLike(x))
 	case AvgPool2d:
-		return graph.MeanPool(x).ChannelsAxis(timage.ChannelsFirst).Window(l.Kernel).Strides(poolStride(l.Kernel, l.Stride)).NoPadding().Done()
+		return graph.MeanPool(x).ChannelsAxis(axis).Window(l.Kernel).Strides(poolStride(l.Kernel, l.Stride)).NoPadding().Done()
 	case MaxPool2d:
-		return graph.MaxPool(x).ChannelsAxis(timage.ChannelsFirst).Window(l.Kernel).Strides(poolStride(l.Kernel, l.Stride)).NoPadding().Done()
+		return graph.MaxPool(x).ChannelsAxis(axis).Window(l.Kernel).Strides(poolStride(l.Kernel, l.Stride)).NoPadding().Done()
 	case Flatten:
 		return graph.Reshape(x, x.Shape().Dimensions[0], -1)
 	case Linear:
@@ -182,18 +215,86 @@ func layerGraph(l Layer, x *graph.Node, param func(name string) *graph.Node) *gr
 	return nil
 }
 
-// normalizeGraph computes (x - mean) / std per channel of an NCHW x.
-func normalizeGraph(n Normalize, x *graph.Node) *graph.Node {
+// normalizeGraph computes (x - mean) / std per channel of an NCHW (or, if channelsLast, NHWC) x.
+func normalizeGraph(n Normalize, x *graph.Node, channelsLast bool) *graph.Node {
 	g := x.Graph()
-	mean := graph.Reshape(graph.Const(g, n.Mean[:]), 1, 3, 1, 1)
-	std := graph.Reshape(graph.Const(g, n.Std[:]), 1, 3, 1, 1)
+	dims := []int{1, 3, 1, 1}
+	if channelsLast {
+		dims = []int{1, 1, 1, 3}
+	}
+	mean := graph.Reshape(graph.Const(g, n.Mean[:]), dims...)
+	std := graph.Reshape(graph.Const(g, n.Std[:]), dims...)
 	return graph.Div(graph.Sub(x, mean), std)
 }
 
-// conv2dGraph is a zero-padded NCHW convolution with an OIHW kernel, plus bias.
-func conv2dGraph(c Conv2d, x, weight, bias *graph.Node) *graph.Node {
+// conv2dGraph is a zero-padded convolution with an OIHW kernel, plus bias, of an NCHW x (or, if
+// channelsLast, NHWC: the kernel is transposed to HWIO in the graph).
+func conv2dGraph(c Conv2d, x, weight, bias *graph.Node, channelsLast bool) *graph.Node {
 	p := c.Padding
-	y := graph.Convolve(x, weight).ChannelsAxis(timage.ChannelsFirst).Strides(c.Stride).
-		PaddingPerDim([][2]int{{p, p}, {p, p}}).Done()
-	return graph.Add(y, graph.Reshape(bias, 1, c.Out, 1, 1))
+	axis, biasDims := timage.ChannelsFirst, []int{1, c.Out, 1, 1}
+	if channelsLast {
+		weight = graph.TransposeAllDims(weight, 2, 3, 1, 0)
+		axis, biasDims = timage.ChannelsLast, []int{1, 1, 1, c.Out}
+	}
+	var y *graph.Node
+	if channelsLast && useIm2col(x.Graph(), c) {
+		y = im2colConv(c, x, weight)
+	} else {
+		y = graph.Convolve(x, weight).ChannelsAxis(axis).Strides(c.Stride).
+			PaddingPerDim([][2]int{{p, p}, {p, p}}).Done()
+	}
+	return graph.Add(y, graph.Reshape(bias, biasDims...))
+}
+
+// Convolution methods (convMethod): the backend's convolution, or im2col (the K×K shifted, strided
+// slices of the padded input concatenated along channels, then one matrix product). GoMLX's pure-Go
+// backend runs im2col far faster (its matrix product is vectorised, its convolution is not). XLA's
+// CPU backend runs the weight gradient of a strided convolution (a convolution with a dilated
+// window) outside its fast Eigen path, so im2col pays there for strided convolutions only.
+const (
+	convAuto   = "auto" // im2col on the pure-Go backend, and for strided convolutions elsewhere.
+	convNative = "native"
+	convIm2col = "im2col"
+)
+
+// convMethod selects the convolution method (tests and benchmarks change it).
+var convMethod = convAuto
+
+// useIm2col reports whether convolution c in graph g uses im2col.
+func useIm2col(g *graph.Graph, c Conv2d) bool {
+	switch convMethod {
+	case convIm2col:
+		return true
+	case convNative:
+		return false
+	}
+	if b := g.Backend(); b != nil && (b.String() == "go" || b.Name() == "Go Backend") { // GoMLX's pure-Go backend.
+		return true
+	}
+	return c.Stride > 1
+}
+
+// im2colConv is the zero-padded convolution of an NHWC x with an HWIO kernel as a matrix product of
+// the input patches [B,H',W',K·K·C] (ordered ky, kx, c) with the kernel reshaped [K·K·C, O].
+func im2colConv(c Conv2d, x, hwio *graph.Node) *graph.Node {
+	k, s, p := c.Kernel, c.Stride, c.Padding
+	if p > 0 {
+		zero := graph.Const(x.Graph(), float32(0))
+		if x.DType() != zero.DType() {
+			zero = graph.ConvertDType(zero, x.DType())
+		}
+		x = graph.Pad(x, zero, compute.PadAxis{}, compute.PadAxis{Start: p, End: p}, compute.PadAxis{Start: p, End: p}, compute.PadAxis{})
+	}
+	dims := x.Shape().Dimensions
+	oh, ow := (dims[1]-k)/s+1, (dims[2]-k)/s+1
+	patches := make([]*graph.Node, 0, k*k)
+	for dy := range k {
+		for dx := range k {
+			patches = append(patches, graph.Slice(x, graph.AxisRange(),
+				graph.AxisRange(dy, dy+(oh-1)*s+1).Stride(s), graph.AxisRange(dx, dx+(ow-1)*s+1).Stride(s), graph.AxisRange()))
+		}
+	}
+	cols := graph.Concatenate(patches, 3)
+	w := graph.Reshape(hwio, k*k*c.In, c.Out)
+	return graph.Einsum("bhwi,io->bhwo", cols, w)
 }

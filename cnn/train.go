@@ -140,6 +140,8 @@ type session struct {
 	eval     *Evaluator
 	state    *CheckpointState
 	progress *Progress
+	// writing, if not nil, receives the result of the checkpoint being written in the background.
+	writing chan error
 }
 
 // Train trains t on trainSet with cfg on backend b, evaluating on testSet (may be nil) after every
@@ -160,6 +162,9 @@ func Train(ctx context.Context, b compute.Backend, t *Trained, trainSet, testSet
 		return nil, err
 	}
 	err = s.run()
+	if werr := s.waitCheckpoint(); err == nil {
+		err = werr
+	}
 	return s.state.History, err
 }
 
@@ -315,7 +320,11 @@ func (s *session) afterStep(timed int, since time.Time) error {
 		err = s.cfg.AfterStep(st.GlobalStep)
 	}
 	if err != nil {
-		if cerr := s.checkpoint(); cerr != nil {
+		cerr := s.checkpoint()
+		if werr := s.waitCheckpoint(); cerr == nil {
+			cerr = werr
+		}
+		if cerr != nil {
 			return errors.WithMessagef(cerr, "saving a checkpoint after %v", err)
 		}
 		return errors.Wrapf(err, "training interrupted at epoch %d, step %d", st.Epoch+1, st.StepInEpoch)
@@ -347,12 +356,34 @@ func (s *session) evaluateEpoch(stats *EpochStats) error {
 	return nil
 }
 
-// checkpoint saves the session's state if checkpoints are configured.
+// checkpoint saves the session's state if checkpoints are configured. The variables and the state
+// are copied now; the files are written in the background while training goes on (hashing, writing
+// and fsyncing cost more than a training step for the MLP), one checkpoint at a time, in order:
+// the next checkpoint, and the end of Train, wait for it and report its error.
 func (s *session) checkpoint() error {
 	if s.cfg.CheckpointDir == "" {
 		return nil
 	}
-	return SaveCheckpoint(s.cfg.CheckpointDir, s.trained, s.state)
+	if err := s.waitCheckpoint(); err != nil {
+		return err
+	}
+	write, err := snapshotDir(s.cfg.CheckpointDir, s.trained, s.state, true)
+	if err != nil {
+		return err
+	}
+	s.writing = make(chan error, 1)
+	go func(done chan<- error) { done <- write() }(s.writing)
+	return nil
+}
+
+// waitCheckpoint waits for the checkpoint being written, if any, and returns its error.
+func (s *session) waitCheckpoint() error {
+	if s.writing == nil {
+		return nil
+	}
+	err := <-s.writing
+	s.writing = nil
+	return err
 }
 
 // crossEntropyLoss is the mean sparse categorical cross-entropy of logits and int labels [B].
