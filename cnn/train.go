@@ -224,7 +224,10 @@ func (s *session) restore() error {
 
 // run is the epoch loop.
 func (s *session) run() error {
-	if s.state.Epoch > 0 || s.state.StepInEpoch > 0 {
+	switch {
+	case s.state.Epoch >= s.cfg.Epochs:
+		s.progress.Printf("training already finished in the checkpoint: %d epochs, %d steps", s.state.Epoch, s.state.GlobalStep)
+	case s.state.Epoch > 0 || s.state.StepInEpoch > 0:
 		s.progress.Printf("resuming from checkpoint: epoch %d, step %d of the epoch, global step %d",
 			s.state.Epoch+1, s.state.StepInEpoch, s.state.GlobalStep)
 	}
