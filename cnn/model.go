@@ -4,9 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/cnnlab/cnnlab/datasets"
+	"github.com/cnnlab/cnnlab/internal/atomicfile"
 	"github.com/pkg/errors"
 )
 
@@ -295,33 +295,5 @@ func LoadModelJSON(path string) (*Model, error) {
 	return m, nil
 }
 
-// writeFileAtomic writes data to a temporary file in path's directory, syncs it and renames it to
-// path, so readers never see a partial file.
-func writeFileAtomic(path string, data []byte) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return errors.Wrapf(err, "writing %q", path)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			_ = os.Remove(tmp)
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		_ = f.Close()
-		return errors.Wrapf(err, "writing %q", tmp)
-	}
-	if err = f.Sync(); err != nil {
-		_ = f.Close()
-		return errors.Wrapf(err, "syncing %q", tmp)
-	}
-	if err = f.Close(); err != nil {
-		return errors.Wrapf(err, "closing %q", tmp)
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return errors.Wrapf(err, "renaming %q to %q", tmp, path)
-	}
-	return nil
-}
+// writeFileAtomic writes data to path through a synced temporary file (see atomicfile).
+func writeFileAtomic(path string, data []byte) error { return atomicfile.WriteFile(path, data) }

@@ -1,7 +1,6 @@
 package datasets
 
 import (
-	"bufio"
 	"bytes"
 	"image"
 	"image/color"
@@ -10,8 +9,8 @@ import (
 	"image/png"
 	"io"
 	"os"
-	"path/filepath"
 
+	"github.com/cnnlab/cnnlab/internal/atomicfile"
 	"github.com/pkg/errors"
 	"golang.org/x/image/draw"
 	"golang.org/x/image/font"
@@ -198,28 +197,7 @@ func SaveGridPNG(path string, s *Set, indices []int, opts GridOptions) error {
 	return writeFileAtomic(path, func(w io.Writer) error { return WriteGridPNG(w, s, indices, opts) })
 }
 
-// writeFileAtomic writes a file through write into a temporary file in the same directory, then
-// renames it to path; on any error the temporary file is removed.
-func writeFileAtomic(path string, write func(w io.Writer) error) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return errors.Wrapf(err, "creating temporary file for %s", path)
-	}
-	defer func() {
-		if err != nil {
-			_ = tmp.Close()
-			_ = os.Remove(tmp.Name())
-		}
-	}()
-	buffered := bufio.NewWriter(tmp)
-	if err = write(buffered); err != nil {
-		return errors.WithMessagef(err, "writing %s", path)
-	}
-	if err = buffered.Flush(); err != nil {
-		return errors.Wrapf(err, "writing %s", path)
-	}
-	if err = tmp.Close(); err != nil {
-		return errors.Wrapf(err, "closing %s", tmp.Name())
-	}
-	return errors.Wrapf(os.Rename(tmp.Name(), path), "renaming %s to %s", tmp.Name(), path)
+// writeFileAtomic writes what write produces to path through a synced temporary file (see atomicfile).
+func writeFileAtomic(path string, write func(w io.Writer) error) error {
+	return atomicfile.Write(path, write)
 }

@@ -6,12 +6,11 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/cnnlab/cnnlab/cnn"
+	"github.com/cnnlab/cnnlab/internal/atomicfile"
 	"github.com/gomlx/compute-onnx/support/protos"
 	"github.com/pkg/errors"
 	"google.golang.org/protobuf/proto"
@@ -463,26 +462,5 @@ func writeModel(m *protos.ModelProto, path string) (*Info, error) {
 	return info, nil
 }
 
-// writeFileAtomic writes data to a temporary file beside path and renames it into place.
-func writeFileAtomic(path string, data []byte) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return errors.Wrapf(err, "creating temporary file for %s", path)
-	}
-	defer func() {
-		if err != nil {
-			_ = tmp.Close()
-			_ = os.Remove(tmp.Name())
-		}
-	}()
-	if _, err = tmp.Write(data); err != nil {
-		return errors.Wrapf(err, "writing %s", tmp.Name())
-	}
-	if err = tmp.Close(); err != nil {
-		return errors.Wrapf(err, "closing %s", tmp.Name())
-	}
-	if err = os.Chmod(tmp.Name(), 0o644); err != nil {
-		return errors.Wrapf(err, "setting permissions of %s", tmp.Name())
-	}
-	return errors.Wrapf(os.Rename(tmp.Name(), path), "renaming %s to %s", tmp.Name(), path)
-}
+// writeFileAtomic writes data to path through a synced temporary file (see atomicfile).
+func writeFileAtomic(path string, data []byte) error { return atomicfile.WriteFile(path, data) }

@@ -17,6 +17,7 @@ import (
 	"github.com/cnnlab/cnnlab/backend"
 	"github.com/cnnlab/cnnlab/cnn"
 	"github.com/cnnlab/cnnlab/datasets"
+	"github.com/cnnlab/cnnlab/internal/atomicfile"
 	"github.com/gomlx/compute"
 	"github.com/pkg/errors"
 )
@@ -139,26 +140,8 @@ func writeJSON(path string, v any) error {
 	return writeFileAtomic(path, append(data, '\n'))
 }
 
-// writeFileAtomic writes data to a temporary file beside path and renames it into place.
-func writeFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return errors.Wrapf(err, "writing %q", path)
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return errors.Wrapf(err, "writing %q", path)
-	}
-	return nil
-}
+// writeFileAtomic writes data to path through a synced temporary file (see atomicfile).
+func writeFileAtomic(path string, data []byte) error { return atomicfile.WriteFile(path, data) }
 
 // writeHistory writes the history as history.csv and history.json in dir.
 func writeHistory(dir string, history []cnn.EpochStats) error {
