@@ -103,9 +103,13 @@ func openBackend(flagValue string, stdout io.Writer) (compute.Backend, error) {
 	return b, nil
 }
 
-// loadClasses loads CIFAR-100 from dataDir and returns the train and test subsets of classes
+// loadClasses loads CIFAR-100 from dataDir — downloading and verifying the official tarball first
+// if dataDir does not hold it yet — and returns the train and test subsets of classes
 // (comma-separated ids or names; "all" for the 100 classes).
 func loadClasses(dataDir, classes string) (train, test *datasets.Set, err error) {
+	if _, err := datasets.EnsureCIFAR100(context.Background(), dataDir, datasets.DownloadOptions{}); err != nil {
+		return nil, nil, err
+	}
 	data, err := datasets.LoadCIFAR100(dataDir)
 	if err != nil {
 		return nil, nil, err

@@ -14,7 +14,7 @@ import (
 // runEval evaluates a saved model on the train or test images of its classes.
 func runEval(args []string, stdout io.Writer) error {
 	fs := newFlagSet("eval", "--model-dir DIR [flags]")
-	modelDir := fs.String("model-dir", "", "saved model directory (e.g. runs/reproduce/cnn/model, or a checkpoint directory)")
+	modelDir := fs.String("model-dir", "", "saved model directory (e.g. out/reproduce/cnn/model, or a checkpoint directory)")
 	split := fs.String("split", "test", "which images: test or train")
 	backendFlag := fs.String("backend", "", "backend: xla:cpu, xla:cuda or go (default $GOMLX_BACKEND, else xla:cpu)")
 	data := fs.String("data", "", "directory holding cifar-100-binary/ (default $"+datasets.DataDirEnv+")")

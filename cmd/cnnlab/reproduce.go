@@ -32,7 +32,7 @@ func runReproduce(args []string, stdout io.Writer) error {
 	start := time.Now()
 	fs := newFlagSet("reproduce", "[flags]")
 	var f trainFlags
-	f.register(fs, "runs/reproduce")
+	f.register(fs, "out/reproduce")
 	baseline := fs.Bool("baseline", true, "also train the MLP baseline of the previous lecture (lr 0.01) and report it")
 	if err := fs.Parse(args); err != nil {
 		return err
