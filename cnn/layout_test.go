@@ -39,18 +39,8 @@ func TestChannelsLastEqual(t *testing.T) {
 				l0, a0, w0 := run(false, convNative)
 				for _, method := range []string{convNative, convIm2col, convAuto} {
 					l1, a1, w1 := run(true, method)
-					for what, pair := range map[string][2][]float32{"logits": {l0, l1}, "activations": {a0, a1}, "weights": {w0, w1}} {
-						if len(pair[0]) != len(pair[1]) {
-							t.Fatalf("%s: %d vs %d values", what, len(pair[0]), len(pair[1]))
-						}
-						worst := 0.0
-						for i := range pair[0] {
-							worst = math.Max(worst, math.Abs(float64(pair[0][i]-pair[1][i])))
-						}
-						if worst > 1e-5 {
-							t.Errorf("%s: NCHW and NHWC with %s differ by %g > 1e-5", what, method, worst)
-						}
-					}
+					checkClosePairs(t, "NCHW and NHWC with "+method, map[string][2][]float32{
+						"logits": {l0, l1}, "activations": {a0, a1}, "weights": {w0, w1}})
 				}
 			})
 		}
@@ -86,18 +76,30 @@ func TestPoolReshapeEqual(t *testing.T) {
 			}
 			l0, a0, w0 := run(false)
 			l1, a1, w1 := run(true)
-			for what, pair := range map[string][2][]float32{"logits": {l0, l1}, "activations": {a0, a1}, "weights": {w0, w1}} {
-				if len(pair[0]) != len(pair[1]) {
-					t.Fatalf("%s: %d vs %d values", what, len(pair[0]), len(pair[1]))
-				}
-				worst := 0.0
-				for i := range pair[0] {
-					worst = math.Max(worst, math.Abs(float64(pair[0][i]-pair[1][i])))
-				}
-				if worst > 1e-5 {
-					t.Errorf("%s: reduce-window and reshape pooling differ by %g > 1e-5", what, worst)
-				}
-			}
+			checkClosePairs(t, "reduce-window and reshape pooling", map[string][2][]float32{
+				"logits": {l0, l1}, "activations": {a0, a1}, "weights": {w0, w1}})
 		})
+	}
+}
+
+// rewriteTolerance bounds the difference between two graphs computing the same thing in another
+// order (layout, pooling formulation): float32 rounding accumulated over a few training steps.
+const rewriteTolerance = 1e-5
+
+// checkClosePairs fails the test when any pair of value lists (by name) differs in length or by more
+// than rewriteTolerance; what names the two variants compared.
+func checkClosePairs(t *testing.T, what string, pairs map[string][2][]float32) {
+	t.Helper()
+	for name, pair := range pairs {
+		if len(pair[0]) != len(pair[1]) {
+			t.Fatalf("%s: %d vs %d values", name, len(pair[0]), len(pair[1]))
+		}
+		worst := 0.0
+		for i := range pair[0] {
+			worst = math.Max(worst, math.Abs(float64(pair[0][i]-pair[1][i])))
+		}
+		if worst > rewriteTolerance {
+			t.Errorf("%s: %s differ by %g > %g", name, what, worst, rewriteTolerance)
+		}
 	}
 }

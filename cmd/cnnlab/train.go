@@ -18,7 +18,7 @@ import (
 func runTrain(args []string, stdout io.Writer) error {
 	fs := newFlagSet("train", "[flags]")
 	var f trainFlags
-	f.register(fs, "runs/train")
+	f.register(fs, "out/train")
 	modelName := fs.String("model", "cnn", "model: cnn (the lecture's), cnn-maxpool (MaxPool2d variant) or mlp (baseline)")
 	classes := fs.String("classes", strings.Join(cnn.LectureClasses, ","), "classes: comma-separated CIFAR-100 ids or names, or \"all\"")
 	if err := fs.Parse(args); err != nil {
