@@ -69,7 +69,8 @@ def main():
     for r in results:
         if r.get("kind") == "train" and not r.get("error") and r["model"] in flops:
             r["gflops"] = r["images_per_sec"] * flops[r["model"]]["train"] / 1e9
-            r["percent_of_peak"] = 100 * r["gflops"] / peak
+            if "cuda" not in r.get("backend", ""):  # The peak is the CPU's.
+                r["percent_of_peak"] = 100 * r["gflops"] / peak
     ref = {(r["model"], r["batch"]): r["images_per_sec"] for r in results
            if r.get("framework") == "PyTorch eager" and r.get("kind") == "train" and not r.get("error")}
     for r in results:

@@ -32,6 +32,7 @@ def parse_args(framework):
     p.add_argument("--out", default="")
     p.add_argument("--inference", type=int, default=1)
     p.add_argument("--modes", default="eager,compile", help="PyTorch only: eager and/or compile")
+    p.add_argument("--device", default="cpu", help="PyTorch only: cpu or cuda (the GPU check, scripts/gpu-check.sh)")
     a = p.parse_args()
     a.models = [m for m in a.models.split(",") if m]
     a.batches = [int(b) for b in a.batches.split(",") if b]

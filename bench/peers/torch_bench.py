@@ -33,20 +33,21 @@ def main():
     torch.manual_seed(1)
     results, printed = [], 0
     modes = [m for m in a.modes.split(",") if m]
+    dev = torch.device(a.device)
     for name in a.models:
         classes = common.MODELS[name][1]
         for mode in modes:
             for batch in a.batches:
-                base = {"framework": f"PyTorch {mode}", "backend": f"torch {torch.__version__} cpu",
+                base = {"framework": f"PyTorch {mode}", "backend": f"torch {torch.__version__} {a.device}",
                         "model": name, "kind": "train", "batch": batch, "threads": torch.get_num_threads()}
                 try:
-                    model = make_model(name)
+                    model = make_model(name).to(dev)
                     opt = torch.optim.SGD(model.parameters(), lr=common.LR, momentum=common.MOMENTUM)
                     lossf = nn.CrossEntropyLoss()
                     fwd = torch.compile(model) if mode == "compile" else model
 
                     def step(x, y):
-                        x, y = torch.from_numpy(x), torch.from_numpy(y).long()
+                        x, y = torch.from_numpy(x).to(dev), torch.from_numpy(y).to(dev).long()
                         opt.zero_grad(set_to_none=True)
                         logits = fwd(x)
                         loss = lossf(logits, y)
@@ -63,7 +64,7 @@ def main():
                         model.eval()
                         with torch.no_grad():
                             def infer(x):
-                                return fwd(torch.from_numpy(x)).numpy()
+                                return fwd(torch.from_numpy(x).to(dev)).cpu().numpy()
                             for rr in common.time_infer(infer, data, batch, a.reps, a.rep_images):
                                 results.append({**base, **rr})
                 except Exception as e:  # torch.compile may not work on every CPU set-up.

@@ -181,13 +181,22 @@ func printBenchResult(w io.Writer, r benchResult, rep *benchReport) {
 	line := fmt.Sprintf("  %-8s %-7s %-7s batch %4d: %9.0f img/s", r.Backend, r.Model, r.Kind, r.Batch, r.ImagesPerSec)
 	if r.Kind == "train" {
 		gflops := r.ImagesPerSec * float64(rep.FLOPs[r.Model]["train"]) / 1e9
-		line += fmt.Sprintf("  %6.1f GFLOP/s (%4.1f%% of peak)  first step %.2fs  peak RSS %.0f MB",
-			gflops, 100*gflops/rep.Machine.PeakGFLOPS, r.FirstStepSeconds, r.PeakRSSMB)
+		line += fmt.Sprintf("  %6.1f GFLOP/s", gflops)
+		if onCPU(r.Backend) { // The peak is the CPU's: no percentage for a GPU.
+			line += fmt.Sprintf(" (%4.1f%% of peak)", 100*gflops/rep.Machine.PeakGFLOPS)
+		}
+		line += fmt.Sprintf("  first step %.2fs  peak RSS %.0f MB", r.FirstStepSeconds, r.PeakRSSMB)
 	}
 	if r.Kind == "latency" {
 		line += fmt.Sprintf("  latency median %.3f ms, p90 %.3f ms", r.LatencyMs, r.LatencyP90Ms)
 	}
 	fmt.Fprintln(w, line)
+}
+
+// onCPU reports whether a backend name ("xla:cpu", "go", "xla:cuda") runs on the CPU, whose peak
+// the machine description holds.
+func onCPU(backendName string) bool {
+	return backendName == "go" || strings.HasSuffix(backendName, ":cpu")
 }
 
 // errBenchDone stops a timed training run.
