@@ -145,6 +145,32 @@ func (m *Model) Forward(scope *model.Scope, images *graph.Node) *graph.Node {
 	if want := append([]int{x.Shape().Dimensions[0]}, m.InputShape[:]...); fmt.Sprint(x.Shape().Dimensions) != fmt.Sprint(want) {
 		exceptions.Panicf("model %q: input shape %v, want %v", m.Name, x.Shape().Dimensions, want)
 	}
+	n := x.Shape().Dimensions[0]
+	if forwardChunk > 0 && n > forwardChunk && m.hasConv() && !isGoBackend(x.Graph()) {
+		return splitBatch(x, (n+forwardChunk-1)/forwardChunk, func(x *graph.Node) *graph.Node { return m.forward(store, x) })
+	}
+	return m.forward(store, x)
+}
+
+// forwardChunk is the largest batch chunk Forward runs a model with convolutions on at once, on
+// XLA's backends (0: no limit): the chunks' activations stay in the CPU's caches (the lecture CNN's
+// patches and activations of 512 images take ≈ 30 MB). cnnlab bench, lecture CNN on xla:cpu, 5
+// alternating rounds, medians: batch 512 6,473 → 8,644 img/s, batch 128 8,224 → 9,269 (with
+// convBatchSplit); 32 and 128 gave the same as 64 within the noise. Tests change it.
+var forwardChunk = 64
+
+// hasConv reports whether m has a convolution.
+func (m *Model) hasConv() bool {
+	for _, l := range m.Layers {
+		if _, ok := l.(Conv2d); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// forward is Forward on a float32 batch.
+func (m *Model) forward(store *model.Store, x *graph.Node) *graph.Node {
 	channelsLast := false // Whether x is in NHWC (see convChannelsLast).
 	for i, l := range m.Layers {
 		param := func(name string) *graph.Node {
@@ -243,10 +269,51 @@ func conv2dGraph(c Conv2d, x, weight, bias *graph.Node, channelsLast bool) *grap
 	if channelsLast && useIm2col(x.Graph(), c) {
 		y = im2colConv(c, x, weight)
 	} else {
-		y = graph.Convolve(x, weight).ChannelsAxis(axis).Strides(c.Stride).
-			PaddingPerDim([][2]int{{p, p}, {p, p}}).Done()
+		y = splitBatch(x, convBatchChunks(x), func(x *graph.Node) *graph.Node {
+			return graph.Convolve(x, weight).ChannelsAxis(axis).Strides(c.Stride).
+				PaddingPerDim([][2]int{{p, p}, {p, p}}).Done()
+		})
 	}
 	return graph.Add(y, graph.Reshape(bias, biasDims...))
+}
+
+// convBatchSplit is the number of batch chunks the backend's convolutions run in on XLA's
+// backends (1: none). XLA's CPU backend computes a convolution's kernel gradient — a reduction over
+// the whole batch into a small [K,K,C,O] result — with poor parallelism; as the sum of two
+// half-batch gradients it runs faster: the lecture CNN's second convolution at batch 128, kernel
+// gradient 5.5 → 3.8 ms, forward + both gradients 10.4 → 7.4 ms (TestPerfBreakdown, 2 cores).
+// Tests and benchmarks change it.
+var convBatchSplit = 2
+
+// convMinChunk is the smallest batch chunk convBatchSplit makes (smaller batches run whole).
+var convMinChunk = 16
+
+// convBatchChunks returns into how many batch chunks the convolution of x is split.
+func convBatchChunks(x *graph.Node) int {
+	if convBatchSplit <= 1 || isGoBackend(x.Graph()) {
+		return 1
+	}
+	return max(1, min(convBatchSplit, x.Shape().Dimensions[0]/convMinChunk))
+}
+
+// splitBatch applies f to chunks consecutive slices of x along its batch axis (the first) and
+// concatenates the results, so that the gradients of f's parameters are sums over the chunks.
+func splitBatch(x *graph.Node, chunks int, f func(x *graph.Node) *graph.Node) *graph.Node {
+	n := x.Shape().Dimensions[0]
+	if chunks <= 1 || n < chunks {
+		return f(x)
+	}
+	parts := make([]*graph.Node, chunks)
+	for i := range chunks {
+		parts[i] = f(graph.Slice(x, graph.AxisRange(i*n/chunks, (i+1)*n/chunks)))
+	}
+	return graph.Concatenate(parts, 0)
+}
+
+// isGoBackend reports whether graph g runs on GoMLX's pure-Go backend.
+func isGoBackend(g *graph.Graph) bool {
+	b := g.Backend()
+	return b != nil && (b.String() == "go" || b.Name() == "Go Backend")
 }
 
 // Convolution methods (convMethod): the backend's convolution, or im2col (the K×K shifted, strided
@@ -271,7 +338,7 @@ func useIm2col(g *graph.Graph, c Conv2d) bool {
 	case convNative:
 		return false
 	}
-	if b := g.Backend(); b != nil && (b.String() == "go" || b.Name() == "Go Backend") { // GoMLX's pure-Go backend.
+	if isGoBackend(g) {
 		return true
 	}
 	return c.Stride > 1
@@ -280,6 +347,14 @@ func useIm2col(g *graph.Graph, c Conv2d) bool {
 // im2colConv is the zero-padded convolution of an NHWC x with an HWIO kernel as a matrix product of
 // the input patches [B,H',W',K·K·C] (ordered ky, kx, c) with the kernel reshaped [K·K·C, O].
 func im2colConv(c Conv2d, x, hwio *graph.Node) *graph.Node {
+	cols := im2colPatches(c, x)
+	w := graph.Reshape(hwio, c.Kernel*c.Kernel*c.In, c.Out)
+	return graph.Einsum("bhwi,io->bhwo", cols, w)
+}
+
+// im2colPatches returns the patches [B,H',W',K·K·C] (ordered ky, kx, c) of the zero-padded NHWC x
+// under convolution c's windows.
+func im2colPatches(c Conv2d, x *graph.Node) *graph.Node {
 	k, s, p := c.Kernel, c.Stride, c.Padding
 	if p > 0 {
 		zero := graph.Const(x.Graph(), float32(0))
@@ -297,9 +372,7 @@ func im2colConv(c Conv2d, x, hwio *graph.Node) *graph.Node {
 				graph.AxisRange(dy, dy+(oh-1)*s+1).Stride(s), graph.AxisRange(dx, dx+(ow-1)*s+1).Stride(s), graph.AxisRange()))
 		}
 	}
-	cols := graph.Concatenate(patches, 3)
-	w := graph.Reshape(hwio, k*k*c.In, c.Out)
-	return graph.Einsum("bhwi,io->bhwo", cols, w)
+	return graph.Concatenate(patches, 3)
 }
 
 // poolReshape makes average pooling with non-overlapping windows (stride = kernel) a reshape and a

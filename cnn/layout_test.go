@@ -2,6 +2,7 @@ package cnn
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"testing"
 )
@@ -78,6 +79,45 @@ func TestPoolReshapeEqual(t *testing.T) {
 			l1, a1, w1 := run(true)
 			checkClosePairs(t, "reduce-window and reshape pooling", map[string][2][]float32{
 				"logits": {l0, l1}, "activations": {a0, a1}, "weights": {w0, w1}})
+		})
+	}
+}
+
+// TestBatchSplitEqual checks that splitting the batch — the whole forward pass into chunks of at
+// most forwardChunk images, each convolution into convBatchSplit chunks — gives the unsplit
+// results within 1e-5: logits of an uneven split (40 images in chunks of 13, 13, 14), activations
+// and the weights after training steps (the kernel gradients are sums over the chunks), on every
+// backend (the pure-Go backend never splits: its results must not change either).
+func TestBatchSplitEqual(t *testing.T) {
+	savedChunk, savedSplit, savedMin := forwardChunk, convBatchSplit, convMinChunk
+	defer func() { forwardChunk, convBatchSplit, convMinChunk = savedChunk, savedSplit, savedMin }()
+	set := syntheticSet(48, 3)
+	for name, b := range newBackends(t) {
+		t.Run(name, func(t *testing.T) {
+			run := func(chunk, split int) (logits, acts, weights []float32) {
+				forwardChunk, convBatchSplit, convMinChunk = chunk, split, 4
+				tr, err := NewTrained(LectureCNN(3), 3)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := Train(context.Background(), b, tr, set, nil, quickConfig(2)); err != nil {
+					t.Fatal(err)
+				}
+				images := ImagesTensor(set, 0, 40, 40)
+				if logits, err = NewEvaluator(b, tr).Logits(images); err != nil {
+					t.Fatal(err)
+				}
+				if acts, _, err = Activations(b, tr, 4, images); err != nil {
+					t.Fatal(err)
+				}
+				return logits, acts, allWeights(t, tr)
+			}
+			l0, a0, w0 := run(0, 1)
+			for _, c := range []struct{ chunk, split int }{{0, 2}, {0, 3}, {16, 1}, {16, 2}, {8, 2}} {
+				l1, a1, w1 := run(c.chunk, c.split)
+				checkClosePairs(t, fmt.Sprintf("unsplit and split (forward chunks ≤ %d, convolutions in %d)", c.chunk, c.split),
+					map[string][2][]float32{"logits": {l0, l1}, "activations": {a0, a1}, "weights": {w0, w1}})
+			}
 		})
 	}
 }

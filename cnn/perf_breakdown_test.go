@@ -111,6 +111,24 @@ func TestPerfBreakdown(t *testing.T) {
 		}},
 		{"conv2 dw 9 dots", func(x, w, dy, y64, gp *graph.Node) *graph.Node { return dw9dots(x, dy) }},
 		{"conv2 dw stack0 einsum", func(x, w, dy, y64, gp *graph.Node) *graph.Node { return dwStack(x, dy) }},
+		{"conv2 dw splitK2 im2col", func(x, w, dy, y64, gp *graph.Node) *graph.Node { return dwSplitK(c, x, dy, 2) }},
+		{"conv2 dw splitK4 im2col", func(x, w, dy, y64, gp *graph.Node) *graph.Node { return dwSplitK(c, x, dy, 4) }},
+		{"conv2 dw halves native", func(x, w, dy, y64, gp *graph.Node) *graph.Node {
+			h := B / 2
+			var parts []*graph.Node
+			for i := range 2 {
+				xs := graph.Slice(x, graph.AxisRange(i*h, (i+1)*h))
+				ds := graph.Slice(dy, graph.AxisRange(i*h, (i+1)*h))
+				parts = append(parts, graph.Gradient(graph.ReduceAllSum(graph.Mul(conv2(xs, w), ds)), w)[0])
+			}
+			return graph.Add(parts[0], parts[1])
+		}},
+		{"conv2 all native", func(x, w, dy, y64, gp *graph.Node) *graph.Node { return convAll(x, w, dy, 1, conv2) }},
+		{"conv2 all halves", func(x, w, dy, y64, gp *graph.Node) *graph.Node { return convAll(x, w, dy, 2, conv2) }},
+		{"conv2 all quarters", func(x, w, dy, y64, gp *graph.Node) *graph.Node { return convAll(x, w, dy, 4, conv2) }},
+		{"conv1 all im2col", func(x, w, dy, y64, gp *graph.Node) *graph.Node { return conv1All(y64, w, dy, 1) }},
+		{"conv1 all im2col halves", func(x, w, dy, y64, gp *graph.Node) *graph.Node { return conv1All(y64, w, dy, 2) }},
+		{"conv1 all im2col quarters", func(x, w, dy, y64, gp *graph.Node) *graph.Node { return conv1All(y64, w, dy, 4) }},
 		{"conv2 fwd im2col", func(x, w, dy, y64, gp *graph.Node) *graph.Node { return im2colConv(c, x, w) }},
 		{"avgpool fwd+bwd", func(x, w, dy, y64, gp *graph.Node) *graph.Node {
 			p := graph.MeanPool(y64).ChannelsAxis(timage.ChannelsLast).Window(4).Strides(4).NoPadding().Done()
@@ -176,4 +194,48 @@ func dwStack(x, dy *graph.Node) *graph.Node {
 	}
 	st := graph.Concatenate(parts, 0) // [9,B,8,8,32]
 	return graph.Reshape(graph.Einsum("kbhwi,bhwo->kio", st, dy), 3, 3, 32, 64)
+}
+
+// dwSplitK is conv c's kernel gradient as im2col, the batch reduction split into p chunks (a batched
+// matrix product, then a sum).
+func dwSplitK(c Conv2d, x, dy *graph.Node, p int) *graph.Node {
+	cols := im2colPatches(c, x) // [B,H',W',K·K·C]
+	d := cols.Shape().Dimensions
+	n := d[0] * d[1] * d[2] / p
+	colsP := graph.Reshape(cols, p, n, d[3])
+	dyP := graph.Reshape(dy, p, n, c.Out)
+	return graph.Reshape(graph.ReduceSum(graph.Einsum("pni,pno->pio", colsP, dyP), 0), c.Kernel, c.Kernel, c.In, c.Out)
+}
+
+// convAll is conv's forward and both gradients with the batch split into p chunks.
+func convAll(x, w, dy *graph.Node, p int, conv func(x, w *graph.Node) *graph.Node) *graph.Node {
+	n := x.Shape().Dimensions[0] / p
+	var ys []*graph.Node
+	for i := range p {
+		ys = append(ys, conv(graph.Slice(x, graph.AxisRange(i*n, (i+1)*n)), w))
+	}
+	y := ys[0]
+	if p > 1 {
+		y = graph.Concatenate(ys, 0)
+	}
+	g := graph.Gradient(graph.ReduceAllSum(graph.Mul(y, dy)), x, w)
+	return graph.Add(graph.ReduceAllSum(g[0]), graph.ReduceAllSum(g[1]))
+}
+
+// conv1All is convAll for the lecture's first convolution (im2col) with only its kernel gradient.
+func conv1All(y64, w, dy *graph.Node, p int) *graph.Node {
+	xin := graph.Reshape(graph.Slice(graph.Reshape(y64, -1), graph.AxisRange(0, 128*32*32*3)), 128, 32, 32, 3)
+	w1 := graph.Reshape(graph.Slice(graph.Reshape(w, -1), graph.AxisRange(0, 5*5*3*32)), 5, 5, 3, 32)
+	d := graph.Reshape(graph.Slice(graph.Reshape(dy, -1), graph.AxisRange(0, 128*8*8*32)), 128, 8, 8, 32)
+	c := Conv2d{In: 3, Out: 32, Kernel: 5, Stride: 4, Padding: 2}
+	n := 128 / p
+	var ys []*graph.Node
+	for i := range p {
+		ys = append(ys, im2colConv(c, graph.Slice(xin, graph.AxisRange(i*n, (i+1)*n)), w1))
+	}
+	y := ys[0]
+	if p > 1 {
+		y = graph.Concatenate(ys, 0)
+	}
+	return graph.ReduceAllSum(graph.Gradient(graph.ReduceAllSum(graph.Mul(y, d)), w1)[0])
 }
