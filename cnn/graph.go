@@ -145,15 +145,24 @@ func (m *Model) Forward(scope *model.Scope, images *graph.Node) *graph.Node {
 	if want := append([]int{x.Shape().Dimensions[0]}, m.InputShape[:]...); fmt.Sprint(x.Shape().Dimensions) != fmt.Sprint(want) {
 		exceptions.Panicf("model %q: input shape %v, want %v", m.Name, x.Shape().Dimensions, want)
 	}
-	n := x.Shape().Dimensions[0]
-	if forwardChunk > 0 && n > forwardChunk && m.hasConv() && !isGoBackend(x.Graph()) {
-		return splitBatch(x, (n+forwardChunk-1)/forwardChunk, func(x *graph.Node) *graph.Node { return m.forward(store, x) })
-	}
 	return m.forward(store, x)
 }
 
-// forwardChunk is the largest batch chunk Forward runs a model with convolutions on at once, on
-// XLA's backends (0: no limit): the chunks' activations stay in the CPU's caches (the lecture CNN's
+// trainForward is Forward for the training step: on XLA's CPU backend, a model with convolutions
+// runs on chunks of at most forwardChunk images (see forwardChunk). Inference graphs are not
+// chunked: there the chunks only add compilation time (20 epochs of the 3-class experiment, with
+// its 300- and 500-image evaluation graphs: 7.7–8.0 s chunked, 6.1–6.4 s not).
+func (m *Model) trainForward(scope *model.Scope, images *graph.Node) *graph.Node {
+	n := images.Shape().Dimensions[0]
+	if forwardChunk > 0 && n > forwardChunk && m.hasConv() && isXLACPU(images.Graph()) {
+		chunks := (n + forwardChunk - 1) / forwardChunk
+		return splitBatch(images, chunks, func(x *graph.Node) *graph.Node { return m.Forward(scope, x) })
+	}
+	return m.Forward(scope, images)
+}
+
+// forwardChunk is the largest batch chunk a training step runs a model with convolutions on at
+// once, on XLA's CPU backend (0: no limit; GPUs are not split): the chunks' activations stay in the CPU's caches (the lecture CNN's
 // patches and activations of 512 images take ≈ 30 MB). cnnlab bench, lecture CNN on xla:cpu, 5
 // alternating rounds, medians: batch 512 6,473 → 8,644 img/s, batch 128 8,224 → 9,269 (with
 // convBatchSplit); 32 and 128 gave the same as 64 within the noise. Tests change it.
@@ -277,8 +286,8 @@ func conv2dGraph(c Conv2d, x, weight, bias *graph.Node, channelsLast bool) *grap
 	return graph.Add(y, graph.Reshape(bias, biasDims...))
 }
 
-// convBatchSplit is the number of batch chunks the backend's convolutions run in on XLA's
-// backends (1: none). XLA's CPU backend computes a convolution's kernel gradient — a reduction over
+// convBatchSplit is the number of batch chunks the backend's convolutions run in on XLA's CPU
+// backend (1: none; GPUs are not split). XLA's CPU backend computes a convolution's kernel gradient — a reduction over
 // the whole batch into a small [K,K,C,O] result — with poor parallelism; as the sum of two
 // half-batch gradients it runs faster: the lecture CNN's second convolution at batch 128, kernel
 // gradient 5.5 → 3.8 ms, forward + both gradients 10.4 → 7.4 ms (TestPerfBreakdown, 2 cores).
@@ -290,7 +299,7 @@ var convMinChunk = 16
 
 // convBatchChunks returns into how many batch chunks the convolution of x is split.
 func convBatchChunks(x *graph.Node) int {
-	if convBatchSplit <= 1 || isGoBackend(x.Graph()) {
+	if convBatchSplit <= 1 || !isXLACPU(x.Graph()) {
 		return 1
 	}
 	return max(1, min(convBatchSplit, x.Shape().Dimensions[0]/convMinChunk))
@@ -308,6 +317,12 @@ func splitBatch(x *graph.Node, chunks int, f func(x *graph.Node) *graph.Node) *g
 		parts[i] = f(graph.Slice(x, graph.AxisRange(i*n/chunks, (i+1)*n/chunks)))
 	}
 	return graph.Concatenate(parts, 0)
+}
+
+// isXLACPU reports whether graph g runs on XLA's CPU PJRT plugin.
+func isXLACPU(g *graph.Graph) bool {
+	b, ok := g.Backend().(interface{ PluginName() string })
+	return ok && b.PluginName() == "cpu"
 }
 
 // isGoBackend reports whether graph g runs on GoMLX's pure-Go backend.

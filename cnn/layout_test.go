@@ -5,6 +5,10 @@ import (
 	"fmt"
 	"math"
 	"testing"
+
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+	"github.com/gomlx/gomlx/core/graph"
 )
 
 // TestChannelsLastEqual checks that running the convolutions in NHWC (convChannelsLast), with the
@@ -83,11 +87,11 @@ func TestPoolReshapeEqual(t *testing.T) {
 	}
 }
 
-// TestBatchSplitEqual checks that splitting the batch — the whole forward pass into chunks of at
-// most forwardChunk images, each convolution into convBatchSplit chunks — gives the unsplit
-// results within 1e-5: logits of an uneven split (40 images in chunks of 13, 13, 14), activations
-// and the weights after training steps (the kernel gradients are sums over the chunks), on every
-// backend (the pure-Go backend never splits: its results must not change either).
+// TestBatchSplitEqual checks that splitting the batch — the training step's forward pass into chunks
+// of at most forwardChunk images (16 in chunks of 5, 5 and 6 for forwardChunk 6), each convolution
+// into convBatchSplit chunks (also in inference) — gives the unsplit results within 1e-5: logits,
+// activations and the weights after training steps (the kernel gradients are sums over the chunks),
+// on every backend (only XLA's CPU backend splits: the pure-Go backend's results must not change).
 func TestBatchSplitEqual(t *testing.T) {
 	savedChunk, savedSplit, savedMin := forwardChunk, convBatchSplit, convMinChunk
 	defer func() { forwardChunk, convBatchSplit, convMinChunk = savedChunk, savedSplit, savedMin }()
@@ -113,12 +117,33 @@ func TestBatchSplitEqual(t *testing.T) {
 				return logits, acts, allWeights(t, tr)
 			}
 			l0, a0, w0 := run(0, 1)
-			for _, c := range []struct{ chunk, split int }{{0, 2}, {0, 3}, {16, 1}, {16, 2}, {8, 2}} {
+			for _, c := range []struct{ chunk, split int }{{0, 2}, {0, 3}, {6, 1}, {6, 2}, {8, 2}} {
 				l1, a1, w1 := run(c.chunk, c.split)
 				checkClosePairs(t, fmt.Sprintf("unsplit and split (forward chunks ≤ %d, convolutions in %d)", c.chunk, c.split),
 					map[string][2][]float32{"logits": {l0, l1}, "activations": {a0, a1}, "weights": {w0, w1}})
 			}
 		})
+	}
+}
+
+// TestBatchSplitWhere checks where the batch is split: on XLA's CPU backend only, and only batches
+// large enough (TestBatchSplitEqual would pass trivially if nothing were ever split).
+func TestBatchSplitWhere(t *testing.T) {
+	backends := newBackends(t)
+	for _, c := range []struct {
+		backend string
+		batch   int
+		want    int
+	}{{"xla:cpu", 128, 2}, {"xla:cpu", 32, 2}, {"xla:cpu", 16, 1}, {"go", 128, 1}} {
+		g := graph.NewGraph(backends[c.backend], "split")
+		x := graph.Parameter(g, "x", shapes.Make(dtypes.Float32, c.batch, 8, 8, 32))
+		if got := convBatchChunks(x); got != c.want {
+			t.Errorf("%s, batch %d: convolution in %d chunks, want %d", c.backend, c.batch, got, c.want)
+		}
+		g.Finalize()
+	}
+	if !isXLACPU(graph.NewGraph(backends["xla:cpu"], "cpu")) || isXLACPU(graph.NewGraph(backends["go"], "go")) {
+		t.Error("isXLACPU: want true on xla:cpu only")
 	}
 }
 

@@ -100,6 +100,10 @@ func TestPerfBreakdown(t *testing.T) {
 			w1 := graph.Reshape(graph.Slice(graph.Reshape(w, -1), graph.AxisRange(0, 5*5*3*32)), 5, 5, 3, 32)
 			return im2colConv(Conv2d{In: 3, Out: 32, Kernel: 5, Stride: 4, Padding: 2}, xin, w1)
 		}},
+		{"conv1 patches only", func(x, w, dy, y64, gp *graph.Node) *graph.Node {
+			xin := graph.Reshape(graph.Slice(graph.Reshape(y64, -1), graph.AxisRange(0, 128*32*32*3)), 128, 32, 32, 3)
+			return im2colPatches(Conv2d{In: 3, Out: 32, Kernel: 5, Stride: 4, Padding: 2}, xin)
+		}},
 		{"conv1 im2col dw", func(x, w, dy, y64, gp *graph.Node) *graph.Node {
 			xin := graph.Reshape(graph.Slice(graph.Reshape(y64, -1), graph.AxisRange(0, 128*32*32*3)), 128, 32, 32, 3)
 			w1 := graph.Reshape(graph.Slice(graph.Reshape(w, -1), graph.AxisRange(0, 5*5*3*32)), 5, 5, 3, 32)
