@@ -162,10 +162,10 @@ func (m *Model) trainForward(scope *model.Scope, images *graph.Node) *graph.Node
 }
 
 // forwardChunk is the largest batch chunk a training step runs a model with convolutions on at
-// once, on XLA's CPU backend (0: no limit; GPUs are not split): the chunks' activations stay in the CPU's caches (the lecture CNN's
-// patches and activations of 512 images take ≈ 30 MB). cnnlab bench, lecture CNN on xla:cpu, 5
-// alternating rounds, medians: batch 512 6,473 → 8,644 img/s, batch 128 8,224 → 9,269 (with
-// convBatchSplit); 32 and 128 gave the same as 64 within the noise. Tests change it.
+// once, on XLA's CPU backend (0: no limit; GPUs are not split): the chunks' activations stay in the
+// CPU's caches (the lecture CNN's patches and activations of 512 images take ≈ 30 MB). cnnlab
+// bench, lecture CNN on xla:cpu, 5 alternating rounds, medians: batch 512 6,473 → 8,644 img/s,
+// batch 128 8,224 → 9,269 (with convBatchSplit); chunks of 32 and 128 were no better. Tests change it.
 var forwardChunk = 64
 
 // hasConv reports whether m has a convolution.
@@ -287,11 +287,11 @@ func conv2dGraph(c Conv2d, x, weight, bias *graph.Node, channelsLast bool) *grap
 }
 
 // convBatchSplit is the number of batch chunks the backend's convolutions run in on XLA's CPU
-// backend (1: none; GPUs are not split). XLA's CPU backend computes a convolution's kernel gradient — a reduction over
-// the whole batch into a small [K,K,C,O] result — with poor parallelism; as the sum of two
-// half-batch gradients it runs faster: the lecture CNN's second convolution at batch 128, kernel
-// gradient 5.5 → 3.8 ms, forward + both gradients 10.4 → 7.4 ms (TestPerfBreakdown, 2 cores).
-// Tests and benchmarks change it.
+// backend (1: none; GPUs are not split). That backend computes a convolution's kernel gradient — a
+// reduction over the whole batch into a small [K,K,C,O] result — with poor parallelism; as the sum
+// of two half-batch gradients it runs faster: the lecture CNN's second convolution at batch 128,
+// kernel gradient 5.5 → 3.8 ms, forward + both gradients 10.4 → 7.4 ms (TestPerfBreakdown, 2
+// cores). Tests and benchmarks change it.
 var convBatchSplit = 2
 
 // convMinChunk is the smallest batch chunk convBatchSplit makes (smaller batches run whole).

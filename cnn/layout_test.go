@@ -6,6 +6,8 @@ import (
 	"math"
 	"testing"
 
+	"github.com/cnnlab/cnnlab/datasets"
+	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
@@ -24,22 +26,7 @@ func TestChannelsLastEqual(t *testing.T) {
 			t.Run(name+"/"+m.Name, func(t *testing.T) {
 				run := func(channelsLast bool, method string) (logits, acts, weights []float32) {
 					convChannelsLast, convMethod = channelsLast, method
-					tr, err := NewTrained(m, 3)
-					if err != nil {
-						t.Fatal(err)
-					}
-					cfg := quickConfig(1)
-					if _, err := Train(context.Background(), b, tr, set, nil, cfg); err != nil {
-						t.Fatal(err)
-					}
-					images := ImagesTensor(set, 0, 8, 8)
-					if logits, err = NewEvaluator(b, tr).Logits(images); err != nil {
-						t.Fatal(err)
-					}
-					if acts, _, err = Activations(b, tr, 4, images); err != nil {
-						t.Fatal(err)
-					}
-					return logits, acts, allWeights(t, tr)
+					return trainAndProbe(t, b, m, set, 1, 8, 4)
 				}
 				l0, a0, w0 := run(false, convNative)
 				for _, method := range []string{convNative, convIm2col, convAuto} {
@@ -63,21 +50,7 @@ func TestPoolReshapeEqual(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			run := func(reshape bool) (logits, acts, weights []float32) {
 				poolReshape = reshape
-				tr, err := NewTrained(LectureCNN(3), 3)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if _, err := Train(context.Background(), b, tr, set, nil, quickConfig(2)); err != nil {
-					t.Fatal(err)
-				}
-				images := ImagesTensor(set, 0, 8, 8)
-				if logits, err = NewEvaluator(b, tr).Logits(images); err != nil {
-					t.Fatal(err)
-				}
-				if acts, _, err = Activations(b, tr, 6, images); err != nil {
-					t.Fatal(err)
-				}
-				return logits, acts, allWeights(t, tr)
+				return trainAndProbe(t, b, LectureCNN(3), set, 2, 8, 6)
 			}
 			l0, a0, w0 := run(false)
 			l1, a1, w1 := run(true)
@@ -100,21 +73,7 @@ func TestBatchSplitEqual(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			run := func(chunk, split int) (logits, acts, weights []float32) {
 				forwardChunk, convBatchSplit, convMinChunk = chunk, split, 4
-				tr, err := NewTrained(LectureCNN(3), 3)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if _, err := Train(context.Background(), b, tr, set, nil, quickConfig(2)); err != nil {
-					t.Fatal(err)
-				}
-				images := ImagesTensor(set, 0, 40, 40)
-				if logits, err = NewEvaluator(b, tr).Logits(images); err != nil {
-					t.Fatal(err)
-				}
-				if acts, _, err = Activations(b, tr, 4, images); err != nil {
-					t.Fatal(err)
-				}
-				return logits, acts, allWeights(t, tr)
+				return trainAndProbe(t, b, LectureCNN(3), set, 2, 40, 4)
 			}
 			l0, a0, w0 := run(0, 1)
 			for _, c := range []struct{ chunk, split int }{{0, 2}, {0, 3}, {6, 1}, {6, 2}, {8, 2}} {
@@ -145,6 +104,27 @@ func TestBatchSplitWhere(t *testing.T) {
 	if !isXLACPU(graph.NewGraph(backends["xla:cpu"], "cpu")) || isXLACPU(graph.NewGraph(backends["go"], "go")) {
 		t.Error("isXLACPU: want true on xla:cpu only")
 	}
+}
+
+// trainAndProbe trains a fresh m (seed 3) on set for a few epochs (quickConfig) and returns the
+// logits and the activations of its first actLayers layers on the first n images, and every weight.
+func trainAndProbe(t *testing.T, b compute.Backend, m *Model, set *datasets.Set, epochs, n, actLayers int) (logits, acts, weights []float32) {
+	t.Helper()
+	tr, err := NewTrained(m, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Train(context.Background(), b, tr, set, nil, quickConfig(epochs)); err != nil {
+		t.Fatal(err)
+	}
+	images := ImagesTensor(set, 0, n, n)
+	if logits, err = NewEvaluator(b, tr).Logits(images); err != nil {
+		t.Fatal(err)
+	}
+	if acts, _, err = Activations(b, tr, actLayers, images); err != nil {
+		t.Fatal(err)
+	}
+	return logits, acts, allWeights(t, tr)
 }
 
 // rewriteTolerance bounds the difference between two graphs computing the same thing in another
