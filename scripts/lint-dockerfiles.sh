@@ -39,8 +39,9 @@ for f in "${dockerfiles[@]}"; do
   check "hadolint $f" "$VENV/bin/hadolint" --failure-threshold info "$f"
 done
 
-# The scripts the image runs and the Docker checks: shellcheck; every shell script: bash -n.
-for f in docker/*.sh scripts/docker-ci-check.sh scripts/lint-dockerfiles.sh; do
+# The scripts the image runs, the Docker checks and the GPU plugin installer: shellcheck; every shell
+# script: bash -n.
+for f in docker/*.sh scripts/docker-ci-check.sh scripts/lint-dockerfiles.sh scripts/xla-cuda-from-jax.sh; do
   check "shellcheck $f" "$VENV/bin/shellcheck" --shell=bash "$f"
 done
 for f in scripts/*.sh docker/*.sh .ci/run; do
