@@ -12,6 +12,7 @@ import (
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/ml/model/initializer"
+	"github.com/gomlx/gomlx/ml/train"
 	"github.com/gomlx/gomlx/ml/train/optimizer"
 	"github.com/gomlx/gomlx/support/exceptions"
 	"github.com/pkg/errors"
@@ -80,8 +81,8 @@ func newSGDConfig(lr float64, opts []OptimizerOption) (sgdConfig, error) {
 	return c, nil
 }
 
-// rate returns ε_k for the update number k (counted from 0).
-func (c *sgdConfig) rate(k int) float64 {
+// Rate returns the learning rate ε_k of update k (counted from 0), e.g. to plot a schedule.
+func (c *sgdConfig) Rate(k int) float64 {
 	if c.tau == 0 {
 		return c.eps0
 	}
@@ -105,20 +106,21 @@ func (c *sgdConfig) rateGraph(globalStep *graph.Node) *graph.Node {
 	return graph.Add(graph.Mul(graph.OneMinus(alpha), eps0), graph.Mul(alpha, epsTau))
 }
 
-// updateGraph implements optimizer.Interface.UpdateGraph for the SGD variants.
-func (c *sgdConfig) updateGraph(scope *model.Scope, loss *graph.Node) {
+// UpdateGraph implements optimizer.Interface for the SGD variants (embedding sgdConfig).
+func (c *sgdConfig) UpdateGraph(scope *model.Scope, _ *graph.Graph, loss *graph.Node) {
 	if !loss.Shape().IsScalar() {
 		exceptions.Panicf("optimizer requires a scalar loss to optimize, got loss.shape=%s instead", loss.Shape())
 	}
 	grads := scope.BuildTrainableVariablesGradientsGraph(loss)
-	c.updateGraphWithGradients(scope, grads, loss.DType())
+	c.UpdateGraphWithGradients(scope, grads, loss.DType())
 }
 
-// updateGraphWithGradients applies one update given the gradients of the trainable variables used
+// UpdateGraphWithGradients implements train.OptimizeWithGradients (gradient accumulation): it
+// applies one update given the gradients of the trainable variables used
 // by the graph, in the order of scope.IterVariables (as BuildTrainableVariablesGradientsGraph
 // returns them). It increments the global step and stores ε_k in GoMLX's learning-rate variable
 // ("/optimizers/learning_rate"), so the training loop can log the current rate.
-func (c *sgdConfig) updateGraphWithGradients(scope *model.Scope, grads []*graph.Node, dtype dtypes.DType) {
+func (c *sgdConfig) UpdateGraphWithGradients(scope *model.Scope, grads []*graph.Node, dtype dtypes.DType) {
 	if len(grads) == 0 {
 		exceptions.Panicf("no gradients to apply: are there trainable variables used by the model?")
 	}
@@ -141,6 +143,10 @@ func (c *sgdConfig) updateGraphWithGradients(scope *model.Scope, grads []*graph.
 		exceptions.Panicf("got %d gradients for %d trainable variables used by the graph", len(grads), i)
 	}
 }
+
+// Clear implements optimizer.Interface: plain SGD and LinearDecay keep no state besides the global
+// step (Momentum overrides it).
+func (c *sgdConfig) Clear(_ *model.Scope) error { return nil }
 
 // updateVariable applies the update rule to one trainable variable.
 func (c *sgdConfig) updateVariable(scope *model.Scope, v *model.Variable, grad, rate *graph.Node) {
@@ -178,7 +184,7 @@ func velocityVariable(scope *model.Scope, v *model.Variable) *model.Variable {
 // StochasticGradientDescent it does not decay the rate by default. It implements
 // optimizer.Interface.
 type SGD struct {
-	config sgdConfig
+	sgdConfig
 }
 
 // NewSGD returns plain SGD with learning rate lr > 0, configured by opts (e.g. WithWeightDecay).
@@ -187,29 +193,13 @@ func NewSGD(lr float64, opts ...OptimizerOption) (*SGD, error) {
 	if err != nil {
 		return nil, errors.WithMessage(err, "SGD")
 	}
-	return &SGD{config: c}, nil
+	return &SGD{sgdConfig: c}, nil
 }
-
-// Rate returns the learning rate of update k (counted from 0).
-func (o *SGD) Rate(k int) float64 { return o.config.rate(k) }
 
 // String describes the optimizer for logs.
 func (o *SGD) String() string {
-	return fmt.Sprintf("SGD(ε=%g%s)", o.config.eps0, o.config.describeOptions())
+	return fmt.Sprintf("SGD(ε=%g%s)", o.eps0, o.describeOptions())
 }
-
-// UpdateGraph implements optimizer.Interface.
-func (o *SGD) UpdateGraph(scope *model.Scope, _ *graph.Graph, loss *graph.Node) {
-	o.config.updateGraph(scope, loss)
-}
-
-// UpdateGraphWithGradients implements train.OptimizeWithGradients (gradient accumulation).
-func (o *SGD) UpdateGraphWithGradients(scope *model.Scope, grads []*graph.Node, lossDType dtypes.DType) {
-	o.config.updateGraphWithGradients(scope, grads, lossDType)
-}
-
-// Clear implements optimizer.Interface; SGD keeps no state besides the global step.
-func (o *SGD) Clear(_ *model.Scope) error { return nil }
 
 // LinearDecay is SGD with the slides' linear learning-rate decay:
 //
@@ -219,7 +209,7 @@ func (o *SGD) Clear(_ *model.Scope) error { return nil }
 // before the update (train.Trainer's GlobalStep() − 1 after it). It implements
 // optimizer.Interface.
 type LinearDecay struct {
-	config sgdConfig
+	sgdConfig
 }
 
 // NewLinearDecay returns SGD whose rate decays linearly from eps0 to epsTau over tau updates and
@@ -230,30 +220,14 @@ func NewLinearDecay(eps0, epsTau float64, tau int, opts ...OptimizerOption) (*Li
 	if err != nil {
 		return nil, errors.WithMessage(err, "LinearDecay")
 	}
-	return &LinearDecay{config: c}, nil
+	return &LinearDecay{sgdConfig: c}, nil
 }
-
-// Rate returns ε_k, the learning rate of update k (counted from 0), e.g. to plot the schedule.
-func (o *LinearDecay) Rate(k int) float64 { return o.config.rate(k) }
 
 // String describes the optimizer for logs.
 func (o *LinearDecay) String() string {
-	return fmt.Sprintf("LinearDecay(ε₀=%g, ε_τ=%g, τ=%d%s)", o.config.eps0, o.config.epsTau, o.config.tau,
-		o.config.describeOptions())
+	return fmt.Sprintf("LinearDecay(ε₀=%g, ε_τ=%g, τ=%d%s)", o.eps0, o.epsTau, o.tau,
+		o.describeOptions())
 }
-
-// UpdateGraph implements optimizer.Interface.
-func (o *LinearDecay) UpdateGraph(scope *model.Scope, _ *graph.Graph, loss *graph.Node) {
-	o.config.updateGraph(scope, loss)
-}
-
-// UpdateGraphWithGradients implements train.OptimizeWithGradients (gradient accumulation).
-func (o *LinearDecay) UpdateGraphWithGradients(scope *model.Scope, grads []*graph.Node, lossDType dtypes.DType) {
-	o.config.updateGraphWithGradients(scope, grads, lossDType)
-}
-
-// Clear implements optimizer.Interface; LinearDecay keeps no state besides the global step.
-func (o *LinearDecay) Clear(_ *model.Scope) error { return nil }
 
 // Momentum is SGD with momentum as on the slides:
 //
@@ -263,7 +237,7 @@ func (o *LinearDecay) Clear(_ *model.Scope) error { return nil }
 // model.Store under MomentumScope, so a checkpoint restores them. With WithLinearDecay, ε is the
 // decaying ε_k of LinearDecay. It implements optimizer.Interface.
 type Momentum struct {
-	config sgdConfig
+	sgdConfig
 }
 
 // NewMomentum returns SGD with momentum, learning rate lr > 0 and momentum coefficient alpha in
@@ -277,28 +251,15 @@ func NewMomentum(lr, alpha float64, opts ...OptimizerOption) (*Momentum, error) 
 		return nil, errors.Errorf("Momentum: α must be in [0, 1), got %g", alpha)
 	}
 	c.momentum = alpha
-	return &Momentum{config: c}, nil
+	return &Momentum{sgdConfig: c}, nil
 }
 
-// Rate returns the learning rate ε_k of update k (counted from 0).
-func (o *Momentum) Rate(k int) float64 { return o.config.rate(k) }
-
 // Alpha returns the momentum coefficient α.
-func (o *Momentum) Alpha() float64 { return o.config.momentum }
+func (o *Momentum) Alpha() float64 { return o.momentum }
 
 // String describes the optimizer for logs.
 func (o *Momentum) String() string {
-	return fmt.Sprintf("Momentum(ε=%g, α=%g%s)", o.config.eps0, o.config.momentum, o.config.describeOptions())
-}
-
-// UpdateGraph implements optimizer.Interface.
-func (o *Momentum) UpdateGraph(scope *model.Scope, _ *graph.Graph, loss *graph.Node) {
-	o.config.updateGraph(scope, loss)
-}
-
-// UpdateGraphWithGradients implements train.OptimizeWithGradients (gradient accumulation).
-func (o *Momentum) UpdateGraphWithGradients(scope *model.Scope, grads []*graph.Node, lossDType dtypes.DType) {
-	o.config.updateGraphWithGradients(scope, grads, lossDType)
+	return fmt.Sprintf("Momentum(ε=%g, α=%g%s)", o.eps0, o.momentum, o.describeOptions())
 }
 
 // Clear implements optimizer.Interface: it deletes the velocities (they restart from zero).
@@ -308,6 +269,14 @@ func (o *Momentum) Clear(scope *model.Scope) error {
 	}
 	return nil
 }
+
+// The SGD variants are GoMLX optimizers, with gradient accumulation, through the embedded sgdConfig.
+var (
+	_ optimizer.Interface         = (*SGD)(nil)
+	_ optimizer.Interface         = (*LinearDecay)(nil)
+	_ optimizer.Interface         = (*Momentum)(nil)
+	_ train.OptimizeWithGradients = (*Momentum)(nil)
+)
 
 // describeOptions returns the optional settings as ", key=value" pairs for String.
 func (c *sgdConfig) describeOptions() string {

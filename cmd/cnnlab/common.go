@@ -37,11 +37,17 @@ type trainFlags struct {
 	augment, quick, noProgress, evalAll bool
 }
 
+// backendUsage and dataUsage are the help texts of the --backend and --data flags of every command.
+const (
+	backendUsage = "backend: xla:cpu, xla:cuda or go (default $" + backend.EnvVar + ", else " + backend.Default + ")"
+	dataUsage    = "directory holding cifar-100-binary/ (default $" + datasets.DataDirEnv + ")"
+)
+
 // register adds the shared flags to fs with the lecture experiment's defaults.
 func (f *trainFlags) register(fs *flag.FlagSet, defaultOut string) {
 	d := cnn.DefaultTrainConfig()
-	fs.StringVar(&f.backend, "backend", "", "backend: xla:cpu, xla:cuda or go (default $"+backend.EnvVar+", else "+backend.Default+")")
-	fs.StringVar(&f.data, "data", "", "directory holding cifar-100-binary/ (default $"+datasets.DataDirEnv+")")
+	fs.StringVar(&f.backend, "backend", "", backendUsage)
+	fs.StringVar(&f.data, "data", "", dataUsage)
 	fs.StringVar(&f.out, "out", defaultOut, "output directory: model, checkpoint, history, reports (a run there resumes from its checkpoint)")
 	fs.IntVar(&f.epochs, "epochs", 0, fmt.Sprintf("epochs of training (default $%s, else %d)", EpochsEnv, d.Epochs))
 	fs.BoolVar(&f.quick, "quick", false, fmt.Sprintf("short run of %d epochs, for notebooks and CI (accuracy bounds not reached)", quickEpochs))

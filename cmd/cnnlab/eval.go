@@ -16,8 +16,8 @@ func runEval(args []string, stdout io.Writer) error {
 	fs := newFlagSet("eval", "--model-dir DIR [flags]")
 	modelDir := fs.String("model-dir", "", "saved model directory (e.g. out/reproduce/cnn/model, or a checkpoint directory)")
 	split := fs.String("split", "test", "which images: test or train")
-	backendFlag := fs.String("backend", "", "backend: xla:cpu, xla:cuda or go (default $GOMLX_BACKEND, else xla:cpu)")
-	data := fs.String("data", "", "directory holding cifar-100-binary/ (default $"+datasets.DataDirEnv+")")
+	backendFlag := fs.String("backend", "", backendUsage)
+	data := fs.String("data", "", dataUsage)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

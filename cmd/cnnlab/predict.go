@@ -14,7 +14,7 @@ func runPredict(args []string, stdout io.Writer) error {
 	fs := newFlagSet("predict", "--model-dir DIR [flags] IMAGE...")
 	modelDir := fs.String("model-dir", "", "saved model directory (e.g. out/reproduce/cnn/model)")
 	top := fs.Int("top", 5, "number of classes to print per image")
-	backendFlag := fs.String("backend", "", "backend: xla:cpu, xla:cuda or go (default $GOMLX_BACKEND, else xla:cpu)")
+	backendFlag := fs.String("backend", "", backendUsage)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -13,7 +13,7 @@ import (
 // runSmoke runs the smoke network on one backend, or on several to compare them.
 func runSmoke(args []string, stdout io.Writer) error {
 	fs := newFlagSet("smoke", "[--backend B] [--compare B2]")
-	backendFlag := fs.String("backend", "", "backend: xla:cpu, xla:cuda or go (default $GOMLX_BACKEND, else xla:cpu)")
+	backendFlag := fs.String("backend", "", backendUsage)
 	compare := fs.String("compare", "", "a second backend to run and compare with (e.g. go)")
 	tolerance := fs.Float64("tolerance", 1e-5, "largest absolute difference accepted by --compare")
 	if err := fs.Parse(args); err != nil {
