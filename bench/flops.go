@@ -21,39 +21,29 @@ type LayerFLOPs struct {
 // Train is the layer's FLOPs in a training step (forward + backward).
 func (l LayerFLOPs) Train() int64 { return l.Forward + l.InputGrad + l.WeightGrad }
 
-// FLOPs counts the FLOPs per image of m: 2 per multiply-accumulate of the Conv2d and Linear layers
-// (the dense work a CPU's FMA units do). Element-wise layers (Normalize, ReLU, bias additions),
-// pooling, the loss and the optimizer update are not counted: they are O(activations) or
-// O(parameters), under 1% of the total for the lecture's CNN. A training step of a batch of B
-// images costs B × the sum of Train() of the layers.
+// FLOPs counts the FLOPs per image of m: 2 per multiply-accumulate of each layer (cnn.Layer.MACs:
+// the convolutions and linear layers — the dense work a CPU's FMA units do), at any depth of its
+// blocks. Element-wise layers (Normalize, ReLU, BatchNorm2d, bias additions), pooling, the loss and
+// the optimizer update are not counted: they are O(activations) or O(parameters), about 1% of the
+// total for the lecture's CNN. A training step of a batch of B images costs B × the sum of Train()
+// of the layers.
 func FLOPs(m *cnn.Model) ([]LayerFLOPs, error) {
-	shape := m.InputShape[:]
 	var out []LayerFLOPs
 	seenParams := false
-	for i, l := range m.Layers {
-		next, err := l.OutputShape(shape)
-		if err != nil {
-			return nil, fmt.Errorf("layer %d: %w", i, err)
+	err := m.Walk(func(n cnn.Node) error {
+		macs := n.Layer.MACs(n.In, n.Out)
+		if macs <= 0 {
+			return nil
 		}
-		var macs int64
-		switch l := l.(type) {
-		case cnn.Conv2d:
-			// Output [Out, H', W']: each value is In×K×K multiply-accumulates.
-			macs = int64(next[0]) * int64(next[1]) * int64(next[2]) * int64(l.In) * int64(l.Kernel) * int64(l.Kernel)
-		case cnn.Linear:
-			macs = int64(l.In) * int64(l.Out)
+		f := LayerFLOPs{Layer: fmt.Sprintf("%s %s", n.Path, n.Layer.Type()), Forward: 2 * macs, WeightGrad: 2 * macs}
+		if seenParams {
+			f.InputGrad = 2 * macs
 		}
-		if macs > 0 {
-			f := LayerFLOPs{Layer: fmt.Sprintf("%d %s", i, l.Type()), Forward: 2 * macs, WeightGrad: 2 * macs}
-			if seenParams {
-				f.InputGrad = 2 * macs
-			}
-			seenParams = true
-			out = append(out, f)
-		}
-		shape = next
-	}
-	return out, nil
+		seenParams = true
+		out = append(out, f)
+		return nil
+	})
+	return out, err
 }
 
 // TrainFLOPsPerImage is the sum of the training FLOPs of m's layers for one image.

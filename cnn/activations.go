@@ -19,8 +19,9 @@ func Activations(b compute.Backend, t *Trained, numLayers int, images *tensors.T
 		return nil, nil, errors.Errorf("activations of %s: numLayers %d out of range 1..%d", m.Name, numLayers, len(m.Layers))
 	}
 	prefix := &Model{Name: m.Name, InputShape: m.InputShape, Layers: m.Layers[:numLayers]}
+	prefixed := &Trained{Model: prefix, Options: t.Options, store: t.store}
 	exec, err := model.NewExec(b, t.store, func(scope *model.Scope, x *graph.Node) *graph.Node {
-		return prefix.Forward(scope, x)
+		return prefixed.Forward(false)(scope, x)
 	})
 	if err != nil {
 		return nil, nil, errors.WithMessagef(err, "creating the graph of the first %d layers of %s", numLayers, m.Name)

@@ -278,10 +278,8 @@ func LoadModel(dir string) (*Trained, *CheckpointState, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	for i, l := range m.Layers {
-		if _, err := t.Weights(i); err != nil {
-			return nil, nil, errors.WithMessagef(err, "saved model %q layer %d (%s)", dir, i, l.Type())
-		}
+	if err := t.checkVariables(); err != nil {
+		return nil, nil, errors.WithMessagef(err, "saved model %q does not match its description %s", dir, ModelFile)
 	}
 	return t, state, nil
 }

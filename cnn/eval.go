@@ -51,7 +51,7 @@ func (e *Evaluator) currentExec() (*model.Exec, error) {
 	}
 	m := e.trained.Model
 	exec, err := model.NewExec(e.backend, e.trained.store, func(scope *model.Scope, images *graph.Node) *graph.Node {
-		return m.Forward(scope, images)
+		return e.trained.Forward(false)(scope, images)
 	})
 	if err != nil {
 		return nil, errors.WithMessagef(err, "creating the inference graph of %s", m.Name)

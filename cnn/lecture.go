@@ -265,35 +265,45 @@ type HandConvResult struct {
 // −498, 164 and output −25.
 func HandConvolution(b compute.Backend) (HandConvResult, error) {
 	input := tensors.FromValue([][][][]float32{LectureConvInput()})
-	kernel := tensors.FromValue([][][][]float32{LectureConvKernel()}) // [1 out, 3 in, 3, 3].
-	depthwise := tensors.FromValue(transposeOuter(LectureConvKernel()))
 	outs, err := callGraph(b, func(g *graph.Graph, in []*graph.Node) []*graph.Node {
-		window := graph.Pad(in[0], graph.ScalarZero(g, in[0].DType()), graph.PadAxis{}, graph.PadAxis{},
-			graph.PadAxis{Start: 1}, graph.PadAxis{Start: 1})
-		sums := Convolve2D(window, in[2], ConvOptions{Groups: 3})
-		output := graph.AddScalar(Convolve2D(window, in[1], ConvOptions{}), float64(LectureConvBias))
-		return []*graph.Node{window, sums, output}
-	}, input, kernel, depthwise)
+		return []*graph.Node{graph.Pad(in[0], graph.ScalarZero(g, in[0].DType()), graph.PadAxis{}, graph.PadAxis{},
+			graph.PadAxis{Start: 1}, graph.PadAxis{Start: 1})}
+	}, input)
 	if err != nil {
-		return HandConvResult{}, errors.WithMessage(err, "convolution by hand")
+		return HandConvResult{}, errors.WithMessage(err, "convolution by hand: padding")
 	}
 	window := outs[0].Value().([][][][]float32)[0]
-	sums := tensors.MustCopyFlatData[float32](outs[1])
-	output := tensors.MustCopyFlatData[float32](outs[2])
+	var kernel []float32
+	for _, plane := range LectureConvKernel() {
+		for _, row := range plane {
+			kernel = append(kernel, row...)
+		}
+	}
+	// The model's Conv2d layer, once depthwise (groups = 3: one sum per channel) and once full.
+	run := func(layer Conv2d, params map[string]*Param) ([]float32, error) {
+		out, _, err := RunLayer(b, layer, tensors.FromValue([][][][]float32{window}), params, false, 0)
+		if err != nil {
+			return nil, err
+		}
+		return tensors.CopyFlatData[float32](out)
+	}
+	sums, err := run(Conv2d{In: 3, Out: 3, Kernel: 3, Stride: 1, Groups: 3, NoBias: true, PadMode: PadZeros},
+		map[string]*Param{"weight": {Shape: []int{3, 1, 3, 3}, Data: kernel}})
+	if err != nil {
+		return HandConvResult{}, errors.WithMessage(err, "convolution by hand: channel sums")
+	}
+	output, err := run(Conv2d{In: 3, Out: 1, Kernel: 3, Stride: 1, PadMode: PadZeros},
+		map[string]*Param{"weight": {Shape: []int{1, 3, 3, 3}, Data: kernel}, "bias": {Shape: []int{1}, Data: []float32{LectureConvBias}}})
+	if err != nil {
+		return HandConvResult{}, errors.WithMessage(err, "convolution by hand: output")
+	}
 	return HandConvResult{Window: window, ChannelSums: sums, Bias: LectureConvBias, Output: output[0]}, nil
 }
 
-// transposeOuter turns a [C][H][W] kernel into the depthwise kernel [C out][1 in][H][W].
-func transposeOuter(k [][][]float32) [][][][]float32 {
-	out := make([][][][]float32, len(k))
-	for c := range k {
-		out[c] = [][][]float32{k[c]}
-	}
-	return out
-}
-
-// RunConv2D convolves a single-channel image with a single kernel on backend b (Convolve2D with
-// batch and channels of size 1), for the slides' worked examples.
+// RunConv2D convolves a single-channel image with a single square kernel on backend b, for the
+// slides' worked examples: it builds the Conv2d layer a model uses (1 channel in and out, no bias,
+// the options' stride, padding and padding mode) and runs it through the model's graph code
+// (RunLayer).
 func RunConv2D(b compute.Backend, input, kernel [][]float32, opts ConvOptions) ([][]float32, error) {
 	if err := checkMatrix(input); err != nil {
 		return nil, errors.WithMessage(err, "RunConv2D input")
@@ -301,10 +311,33 @@ func RunConv2D(b compute.Backend, input, kernel [][]float32, opts ConvOptions) (
 	if err := checkMatrix(kernel); err != nil {
 		return nil, errors.WithMessage(err, "RunConv2D kernel")
 	}
-	return runOnImage(b, input, func(x *graph.Node) *graph.Node {
-		k := graph.Const(x.Graph(), [][][][]float32{{kernel}})
-		return Convolve2D(x, k, opts)
-	})
+	k := len(kernel)
+	if len(kernel[0]) != k {
+		return nil, errors.Errorf("RunConv2D kernel: %d×%d, a Conv2d kernel is square", k, len(kernel[0]))
+	}
+	if orOne(opts.Groups) != 1 {
+		return nil, errors.Errorf("RunConv2D: groups %d on a single channel", opts.Groups)
+	}
+	mode := opts.PadMode
+	if mode == "" {
+		mode = PadZeros
+	}
+	layer := Conv2d{In: 1, Out: 1, Kernel: k, Stride: orOne(opts.Stride), Padding: opts.Padding, PadMode: mode, NoBias: true}
+	weight := make([]float32, 0, k*k)
+	for _, row := range kernel {
+		weight = append(weight, row...)
+	}
+	return runLayerOnImage(b, layer, input, map[string]*Param{"weight": {Shape: []int{1, 1, k, k}, Data: weight}})
+}
+
+// runLayerOnImage runs layer on input as a [1,1,H,W] batch (RunLayer, inference) and returns the
+// [H',W'] result.
+func runLayerOnImage(b compute.Backend, layer Layer, input [][]float32, params map[string]*Param) ([][]float32, error) {
+	out, _, err := RunLayer(b, layer, tensors.FromValue([][][][]float32{{input}}), params, false, 0)
+	if err != nil {
+		return nil, err
+	}
+	return out.Value().([][][][]float32)[0][0], nil
 }
 
 // RunPad2D pads a single-channel image by p on each side on backend b (Pad2D), for the notebook.
@@ -315,12 +348,26 @@ func RunPad2D(b compute.Backend, input [][]float32, p int, mode PadMode) ([][]fl
 	return runOnImage(b, input, func(x *graph.Node) *graph.Node { return Pad2D(x, p, mode) })
 }
 
-// RunPool2D pools a single-channel image on backend b (Pool2D), for the slides' worked examples.
+// RunPool2D pools a single-channel image on backend b, for the slides' worked examples: it builds
+// the MaxPool2d or AvgPool2d layer a model uses and runs it through the model's graph code
+// (RunLayer), so the worked example is the training code's pooling.
 func RunPool2D(b compute.Backend, input [][]float32, window, stride int, op PoolOp) ([][]float32, error) {
 	if err := checkMatrix(input); err != nil {
 		return nil, errors.WithMessage(err, "RunPool2D input")
 	}
-	return runOnImage(b, input, func(x *graph.Node) *graph.Node { return Pool2D(x, window, stride, op) })
+	var layer Layer
+	switch op {
+	case PoolMax:
+		layer = MaxPool2d{Kernel: window, Stride: stride}
+	case PoolAverage:
+		layer = AvgPool2d{Kernel: window, Stride: stride}
+	default:
+		return nil, errors.Errorf("RunPool2D: pooling operation %q not supported (use %q or %q)", op, PoolMax, PoolAverage)
+	}
+	if window < 1 || stride < 1 {
+		return nil, errors.Errorf("RunPool2D: window %d and stride %d must be ≥ 1", window, stride)
+	}
+	return runLayerOnImage(b, layer, input, nil)
 }
 
 // runOnImage runs fn on input as a [1,1,H,W] tensor and returns the [H',W'] result.

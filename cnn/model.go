@@ -86,27 +86,6 @@ func MLP(hidden, numClasses int) *Model {
 	}
 }
 
-// NewModel returns the model called name (NameLectureCNN, NameLectureCNNMaxPool or NameMLP, case
-// as given, or the short forms "cnn", "cnn-maxpool", "mlp") for numClasses classes.
-func NewModel(name string, numClasses int) (*Model, error) {
-	if numClasses < 2 {
-		return nil, errors.Errorf("model %q: need at least 2 classes, got %d", name, numClasses)
-	}
-	var m *Model
-	switch name {
-	case NameLectureCNN, "cnn":
-		m = LectureCNN(numClasses)
-	case NameLectureCNNMaxPool, "cnn-maxpool":
-		m = LectureCNNMaxPool(numClasses)
-	case NameMLP, "mlp":
-		m = MLP(DefaultMLPHidden, numClasses)
-	default:
-		return nil, errors.Errorf("unknown model %q: choose cnn (%s), cnn-maxpool (%s) or mlp (%s)",
-			name, NameLectureCNN, NameLectureCNNMaxPool, NameMLP)
-	}
-	return m, m.Validate()
-}
-
 // NumClasses returns the size of the model's output (the last layer's output), or 0 if invalid.
 func (m *Model) NumClasses() int {
 	shapes, err := m.Shapes()
@@ -151,6 +130,15 @@ func (m *Model) Validate() error {
 	if len(out) != 1 {
 		return errors.Errorf("model %q: output shape %v is not a vector of class scores", m.Name, out)
 	}
+	err = m.Walk(func(n Node) error {
+		if _, ok := layerTypes[n.Layer.Type()]; !ok {
+			return errors.Errorf("model %q: layer %s: type %s (%T) is not registered (see cnn/registry.go)", m.Name, n.Path, n.Layer.Type(), n.Layer)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
 	if n := len(m.ClassIDs); n != 0 && n != out[0] {
 		return errors.Errorf("model %q: %d class ids for %d outputs", m.Name, n, out[0])
 	}
@@ -160,13 +148,26 @@ func (m *Model) Validate() error {
 	return nil
 }
 
-// NumParams returns the total number of parameters of the model.
+// NumParams returns the total number of parameters and buffers of the model.
 func (m *Model) NumParams() int {
-	total := 0
-	for _, l := range m.Layers {
-		total += NumParams(l)
-	}
-	return total
+	trainable, buffers := m.ParamCounts()
+	return trainable + buffers
+}
+
+// ParamCounts returns the numbers of trainable parameters and of non-trainable values (buffers
+// such as BatchNorm2d's running statistics) of the model, at any depth.
+func (m *Model) ParamCounts() (trainable, buffers int) {
+	_ = m.Walk(func(n Node) error {
+		for _, p := range n.Layer.Params() {
+			if p.Buffer {
+				buffers += p.Size()
+			} else {
+				trainable += p.Size()
+			}
+		}
+		return nil
+	})
+	return trainable, buffers
 }
 
 // ClassName returns the name of output class i, or its index as text when names are unknown.
@@ -175,12 +176,6 @@ func (m *Model) ClassName(i int) string {
 		return m.ClassNames[i]
 	}
 	return fmt.Sprint(i)
-}
-
-// layerJSON is the serialised form of a layer: its type and its fields.
-type layerJSON struct {
-	Type   string          `json:"type"`
-	Config json.RawMessage `json:"config"`
 }
 
 // modelJSON is the serialised form of a Model.
@@ -194,18 +189,11 @@ type modelAlias Model
 
 // MarshalJSON writes the model with each layer as {"type": "Conv2d", "config": {...}}.
 func (m *Model) MarshalJSON() ([]byte, error) {
-	out := modelJSON{modelAlias: modelAlias(*m)}
-	for i, l := range m.Layers {
-		if l == nil {
-			return nil, errors.Errorf("model %q: layer %d is nil", m.Name, i)
-		}
-		config, err := json.Marshal(l)
-		if err != nil {
-			return nil, errors.Wrapf(err, "model %q: encoding layer %d (%s)", m.Name, i, l.Type())
-		}
-		out.Layers = append(out.Layers, layerJSON{Type: l.Type(), Config: config})
+	layers, err := encodeLayers(m.Layers)
+	if err != nil {
+		return nil, errors.WithMessagef(err, "model %q", m.Name)
 	}
-	return json.Marshal(out)
+	return json.Marshal(modelJSON{modelAlias: modelAlias(*m), Layers: layers})
 }
 
 // UnmarshalJSON reads a model written by MarshalJSON; unknown layer types are an error.
@@ -215,59 +203,12 @@ func (m *Model) UnmarshalJSON(data []byte) error {
 		return errors.Wrap(err, "decoding model description")
 	}
 	*m = Model(in.modelAlias)
-	m.Layers = nil
-	for i, lj := range in.Layers {
-		l, err := decodeLayer(lj)
-		if err != nil {
-			return errors.WithMessagef(err, "model %q layer %d", m.Name, i)
-		}
-		m.Layers = append(m.Layers, l)
+	layers, err := decodeLayers(in.Layers)
+	if err != nil {
+		return errors.WithMessagef(err, "model %q", m.Name)
 	}
+	m.Layers = layers
 	return nil
-}
-
-// decodeLayer returns the concrete layer of a serialised layer.
-func decodeLayer(lj layerJSON) (Layer, error) {
-	var l Layer
-	switch lj.Type {
-	case "Normalize":
-		l = &Normalize{}
-	case "Conv2d":
-		l = &Conv2d{}
-	case "ReLU":
-		return ReLU{}, nil
-	case "AvgPool2d":
-		l = &AvgPool2d{}
-	case "MaxPool2d":
-		l = &MaxPool2d{}
-	case "Flatten":
-		return Flatten{}, nil
-	case "Linear":
-		l = &Linear{}
-	default:
-		return nil, errors.Errorf("unknown layer type %q", lj.Type)
-	}
-	if err := json.Unmarshal(lj.Config, l); err != nil {
-		return nil, errors.Wrapf(err, "decoding %s", lj.Type)
-	}
-	return derefLayer(l), nil
-}
-
-// derefLayer turns a pointer to a layer into the layer value, so models hold values only.
-func derefLayer(l Layer) Layer {
-	switch v := l.(type) {
-	case *Normalize:
-		return *v
-	case *Conv2d:
-		return *v
-	case *AvgPool2d:
-		return *v
-	case *MaxPool2d:
-		return *v
-	case *Linear:
-		return *v
-	}
-	return l
 }
 
 // SaveJSON writes the model description to path (via a temporary file renamed into place).

@@ -154,9 +154,9 @@ func TestModelJSONRoundTrip(t *testing.T) {
 		}
 	}
 	var m Model
-	err := json.Unmarshal([]byte(`{"name":"x","layers":[{"type":"Dropout","config":{}}]}`), &m)
-	if err == nil || !strings.Contains(err.Error(), "Dropout") {
-		t.Errorf("unknown layer: got %v, want an error naming Dropout", err)
+	err := json.Unmarshal([]byte(`{"name":"x","layers":[{"type":"Mystery","config":{}}]}`), &m)
+	if err == nil || !strings.Contains(err.Error(), `unknown layer type "Mystery"`) {
+		t.Errorf("unknown layer: got %v, want an error naming Mystery", err)
 	}
 }
 

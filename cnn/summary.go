@@ -6,13 +6,15 @@ import (
 	"strings"
 )
 
-// Summary returns the model's table in torchsummary's format, as printed in the lecture:
-// one row per layer ("Conv2d-2", output shape "[-1, 32, 8, 8]", parameter count "2,432"), then
-// the totals (total, trainable and non-trainable parameters) and the estimated sizes in MB for a
-// batch of one, computed as torchsummary does (float32 values).
+// Summary returns the model's table in torchsummary's format, as printed in the lecture: one row
+// per module, numbered in the order torchsummary lists them (the layers of a block, then the block:
+// "Conv2d-5", "BatchNorm2d-6", …, "Residual-12"), its output shape
+// ("[-1, 32, 8, 8]") and parameter count ("2,432", buffers included, as torchsummary does not —
+// see the non-trainable total); then the totals (total, trainable and non-trainable, computed from
+// the layers' declarations) and the estimated sizes in MB for a batch of one, computed as
+// torchsummary does (float32 values).
 func (m *Model) Summary() (string, error) {
-	shapes, err := m.Shapes()
-	if err != nil {
+	if err := m.Validate(); err != nil {
 		return "", err
 	}
 	var b strings.Builder
@@ -20,16 +22,25 @@ func (m *Model) Summary() (string, error) {
 	fmt.Fprintln(&b, line)
 	fmt.Fprintf(&b, "%20s  %25s %15s\n", "Layer (type)", "Output Shape", "Param #")
 	fmt.Fprintln(&b, double)
-	totalOutputs := 0
-	for i, l := range m.Layers {
-		fmt.Fprintf(&b, "%20s  %25s %15s\n", fmt.Sprintf("%s-%d", l.Type(), i+1), batchShape(shapes[i]), thousands(NumParams(l)))
-		totalOutputs += product(shapes[i])
+	totalOutputs, row := 0, 0
+	err := m.Walk(func(n Node) error {
+		row++
+		name := fmt.Sprintf("%s-%d", n.Layer.Type(), row)
+		fmt.Fprintf(&b, "%20s  %25s %15s\n", name, batchShape(n.Out), thousands(NumParams(n.Layer)))
+		if _, ok := n.Layer.(Container); !ok {
+			totalOutputs += product(n.Out)
+		}
+		return nil
+	})
+	if err != nil {
+		return "", err
 	}
-	total := m.NumParams()
+	trainable, buffers := m.ParamCounts()
+	total := trainable + buffers
 	fmt.Fprintln(&b, double)
 	fmt.Fprintf(&b, "Total params: %s\n", thousands(total))
-	fmt.Fprintf(&b, "Trainable params: %s\n", thousands(total))
-	fmt.Fprintf(&b, "Non-trainable params: %s\n", thousands(0))
+	fmt.Fprintf(&b, "Trainable params: %s\n", thousands(trainable))
+	fmt.Fprintf(&b, "Non-trainable params: %s\n", thousands(buffers))
 	fmt.Fprintln(&b, line)
 	const mb = 1024 * 1024
 	inputMB := float64(product(m.InputShape[:])) * 4 / mb

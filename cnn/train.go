@@ -194,7 +194,7 @@ func newSession(ctx context.Context, b compute.Backend, t *Trained, trainSet, te
 	if err != nil {
 		return nil, err
 	}
-	s.trainer = train.NewTrainer(b, t.store, t.Model.trainForward, crossEntropyLoss, opt,
+	s.trainer = train.NewTrainer(b, t.store, t.Forward(true), crossEntropyLoss, opt,
 		[]metric.Interface{metric.NewBaseMetric("Batch Accuracy", "acc", metric.AccuracyMetricType, batchAccuracy, nil)}, nil)
 	s.progress = NewProgress(cfg.Progress, cfg.Epochs, batches.NumBatches(), cfg.BatchSize)
 	return s, nil

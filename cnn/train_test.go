@@ -107,14 +107,18 @@ func quickConfig(epochs int) TrainConfig {
 func allWeights(t *testing.T, tr *Trained) []float32 {
 	t.Helper()
 	var all []float32
-	for i, l := range tr.Model.Layers {
-		params, err := tr.Weights(i)
+	err := tr.Model.Walk(func(n Node) error {
+		params, err := tr.LayerParams(n.Path)
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
-		for _, ps := range l.ParamShapes() {
+		for _, ps := range n.Layer.Params() {
 			all = append(all, params[ps.Name].Data...)
 		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	return all
 }
@@ -186,12 +190,22 @@ func slicesEqual(a, b []float32) bool {
 	return true
 }
 
+// TestCheckpointResume checks that training interrupted mid-epoch and resumed from its checkpoint
+// ends bit-identical to an uninterrupted run — weights, BatchNorm2d statistics and Dropout's random
+// state included (the model with every layer).
 func TestCheckpointResume(t *testing.T) {
+	for _, newModel := range []func(int) *Model{LectureCNN, EveryLayerModel} {
+		t.Run(newModel(3).Name, func(t *testing.T) { testCheckpointResume(t, newModel) })
+	}
+}
+
+// testCheckpointResume is TestCheckpointResume for one model.
+func testCheckpointResume(t *testing.T, newModel func(int) *Model) {
 	set := syntheticSet(96, 3) // 6 steps of 16 per epoch.
 	b := newBackends(t)["xla:cpu"]
 	const epochs, interruptAt = 2, 8 // Interrupted in the middle of the second epoch.
 
-	reference, err := NewTrained(LectureCNN(3), 1)
+	reference, err := NewTrained(newModel(3), 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,12 +224,12 @@ func TestCheckpointResume(t *testing.T) {
 		}
 		return nil
 	}
-	first, _ := NewTrained(LectureCNN(3), 1)
+	first, _ := NewTrained(newModel(3), 1)
 	if _, err := Train(context.Background(), b, first, set, set, cfg); !errors.Is(err, errInterrupt) {
 		t.Fatalf("first run: got %v, want the interruption", err)
 	}
 	cfg.AfterStep = nil
-	resumed, _ := NewTrained(LectureCNN(3), 1) // A fresh process: new weights, restored from dir.
+	resumed, _ := NewTrained(newModel(3), 1) // A fresh process: new weights, restored from dir.
 	history, err := Train(context.Background(), b, resumed, set, set, cfg)
 	if err != nil {
 		t.Fatal(err)

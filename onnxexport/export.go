@@ -65,8 +65,8 @@ type Options struct {
 	Metadata map[string]string
 }
 
-// weightsFunc returns the parameters of layer i in PyTorch layout.
-type weightsFunc func(i int) (map[string]*cnn.Param, error)
+// weightsFunc returns the parameters and buffers of the layer at a path (cnn.Trained.LayerParams).
+type weightsFunc func(path string) (map[string]*cnn.Param, error)
 
 // Build returns the ONNX model of t: its layers as standard ONNX operators and its current weights
 // as initializers. It fails with an error naming the layer for a layer type without an ONNX
@@ -81,7 +81,7 @@ func Build(t *cnn.Trained, opts Options) (*protos.ModelProto, error) {
 	if err := t.Model.Validate(); err != nil {
 		return nil, errors.WithMessagef(err, "export of %s", t.Model.Name)
 	}
-	return build(t.Model, t.Weights, opts)
+	return build(t.Model, t.LayerParams, opts)
 }
 
 // build emits the graph of m, reading the parameters through weights. m is assumed valid, except
@@ -90,29 +90,28 @@ func build(m *cnn.Model, weights weightsFunc, opts Options) (*protos.ModelProto,
 	if len(m.Layers) == 0 {
 		return nil, errors.Errorf("export of %s: model has no layers", m.Name)
 	}
+	if err := m.Validate(); err != nil {
+		return nil, errors.WithMessagef(err, "export of %s", m.Name)
+	}
 	numClasses := m.NumClasses()
-	if last, ok := m.Layers[len(m.Layers)-1].(cnn.Linear); ok {
-		numClasses = last.Out // Also for layers that m.Validate does not accept yet (see Build).
-	}
-	if numClasses < 1 {
-		return nil, errors.Errorf("export of %s: model does not end with a vector of class scores", m.Name)
-	}
-	b := &graphBuilder{graph: &protos.GraphProto{Name: m.Name}}
+	b := &graphBuilder{graph: &protos.GraphProto{Name: m.Name}, weights: weights, names: map[string]int{}}
 	x := InputName
 	var normalize *cnn.Normalize
 	for i, l := range m.Layers {
 		var err error
-		x, err = b.layer(i, l, x, weights)
+		scope := cnn.LayerScope(i, l)
+		x, err = l.ONNX(b.in(scope), x)
 		if err != nil {
-			return nil, errors.WithMessagef(err, "export of %s, layer %d (%s)", m.Name, i, l.Type())
+			return nil, errors.WithMessagef(err, "export of %s, layer %s (%s)", m.Name, scope, l.Type())
 		}
 		if n, ok := l.(cnn.Normalize); ok && normalize == nil {
 			normalize = &n
 		}
 	}
-	// The last node writes the graph output.
-	last := b.graph.Node[len(b.graph.Node)-1]
-	last.Output[0] = OutputName
+	if x == InputName || len(b.graph.Node) == 0 {
+		return nil, errors.Errorf("export of %s: the model computes nothing in inference", m.Name)
+	}
+	b.rename(x, OutputName)
 	c, h, w := m.InputShape[0], m.InputShape[1], m.InputShape[2]
 	b.graph.Input = []*protos.ValueInfoProto{tensorInfo(InputName, BatchDim, c, h, w)}
 	b.graph.Output = []*protos.ValueInfoProto{tensorInfo(OutputName, BatchDim, numClasses)}
@@ -196,20 +195,109 @@ func sortStrings(s []string) {
 	}
 }
 
-// graphBuilder accumulates the nodes and initializers of a graph.
+// graphBuilder accumulates the nodes and initializers of the ONNX graph.
 type graphBuilder struct {
-	graph *protos.GraphProto
+	graph   *protos.GraphProto
+	weights weightsFunc
+	names   map[string]int // Uses of each node name, to keep them unique.
 }
 
-// node adds a node named "/<layer>/<op>" (torch.onnx.export's naming) with one output
-// "/<layer>/<op>_output_0" and returns that output's name.
-func (b *graphBuilder) node(layer int, op string, inputs []string, attrs ...*protos.AttributeProto) string {
-	name := fmt.Sprintf("/%d/%s", layer, op)
+// emitter is a cnn.ONNXEmitter writing the nodes of the layer at path into b.
+type emitter struct {
+	b      *graphBuilder
+	path   string
+	params map[string]*cnn.Param // Loaded on first use.
+}
+
+// in returns the emitter of the model's layer at scope.
+func (b *graphBuilder) in(scope string) *emitter { return &emitter{b: b, path: scope} }
+
+// In implements cnn.ONNXEmitter.
+func (e *emitter) In(scope string) cnn.ONNXEmitter {
+	return &emitter{b: e.b, path: e.path + "/" + scope}
+}
+
+// Node implements cnn.ONNXEmitter: the node is named "/<path>/<op>" (with a suffix when repeated).
+func (e *emitter) Node(op string, inputs []string, attrs ...cnn.ONNXAttr) string {
+	name := "/" + e.path + "/" + op
+	if n := e.b.names[name]; n > 0 {
+		e.b.names[name] = n + 1
+		name = fmt.Sprintf("%s_%d", name, n)
+	} else {
+		e.b.names[name] = 1
+	}
 	out := name + "_output_0"
-	b.graph.Node = append(b.graph.Node, &protos.NodeProto{
-		Name: name, OpType: op, Input: inputs, Output: []string{out}, Attribute: attrs,
+	protoAttrs := make([]*protos.AttributeProto, len(attrs))
+	for i, a := range attrs {
+		protoAttrs[i] = attrProto(a)
+	}
+	e.b.graph.Node = append(e.b.graph.Node, &protos.NodeProto{
+		Name: name, OpType: op, Input: inputs, Output: []string{out}, Attribute: protoAttrs,
 	})
 	return out
+}
+
+// Const implements cnn.ONNXEmitter.
+func (e *emitter) Const(name string, data []float32, dims ...int) string {
+	return e.b.floatInit(e.path+"."+name, data, dims...)
+}
+
+// Int64s implements cnn.ONNXEmitter.
+func (e *emitter) Int64s(name string, data []int64) string {
+	return e.b.int64Init(e.path+"."+name, data)
+}
+
+// Param implements cnn.ONNXEmitter: the layer's trained values, checked to be finite.
+func (e *emitter) Param(name string) (string, error) {
+	if e.params == nil {
+		params, err := e.b.weights(e.path)
+		if err != nil {
+			return "", err
+		}
+		e.params = params
+	}
+	p, ok := e.params[name]
+	if !ok || p == nil {
+		return "", errors.Errorf("parameter %q missing", name)
+	}
+	if len(p.Data) != product(p.Shape) {
+		return "", errors.Errorf("parameter %q has shape %v but %d values", name, p.Shape, len(p.Data))
+	}
+	for j, v := range p.Data {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return "", errors.Errorf("parameter %q holds %g at index %d (training diverged?)", name, v, j)
+		}
+	}
+	return e.b.floatInit(e.path+"."+name, p.Data, p.Shape...), nil
+}
+
+// rename makes the node that outputs value from write to name instead (the graph's output).
+func (b *graphBuilder) rename(value, name string) {
+	for _, n := range b.graph.Node {
+		for i, out := range n.Output {
+			if out == value {
+				n.Output[i] = name
+			}
+		}
+		for i, in := range n.Input {
+			if in == value {
+				n.Input[i] = name
+			}
+		}
+	}
+}
+
+// attrProto converts a cnn.ONNXAttr.
+func attrProto(a cnn.ONNXAttr) *protos.AttributeProto {
+	switch a.Kind {
+	case "int":
+		return attrInt(a.Name, a.Int)
+	case "ints":
+		return attrInts(a.Name, a.Ints...)
+	case "float":
+		return attrFloat(a.Name, a.Float)
+	}
+	return attrString(a.Name, a.String)
 }
 
 // floatInit adds a float32 initializer and returns its name.
@@ -224,7 +312,7 @@ func (b *graphBuilder) floatInit(name string, data []float32, dims ...int) strin
 	return name
 }
 
-// int64Init adds an int64 initializer and returns its name.
+// int64Init adds a 1-D int64 initializer and returns its name.
 func (b *graphBuilder) int64Init(name string, data []int64) string {
 	raw := make([]byte, 8*len(data))
 	for i, v := range data {
@@ -234,105 +322,6 @@ func (b *graphBuilder) int64Init(name string, data []int64) string {
 		Name: name, Dims: []int64{int64(len(data))}, DataType: int32(protos.TensorProto_INT64), RawData: raw,
 	})
 	return name
-}
-
-// param returns parameter name of layer i with the expected shape, checked to be finite, and adds
-// it as the initializer "<i>.<name>" (the state_dict name of a torch nn.Sequential).
-func (b *graphBuilder) param(i int, params map[string]*cnn.Param, name string, shape []int) (string, error) {
-	p, ok := params[name]
-	if !ok || p == nil {
-		return "", errors.Errorf("parameter %q missing", name)
-	}
-	if fmt.Sprint(p.Shape) != fmt.Sprint(shape) || len(p.Data) != product(shape) {
-		return "", errors.Errorf("parameter %q has shape %v (%d values), want %v", name, p.Shape, len(p.Data), shape)
-	}
-	for j, v := range p.Data {
-		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-			return "", errors.Errorf("parameter %q holds %g at index %d (training diverged?)", name, v, j)
-		}
-	}
-	return b.floatInit(fmt.Sprintf("%d.%s", i, name), p.Data, shape...), nil
-}
-
-// layer emits layer l (index i) applied to tensor x and returns the name of its output.
-func (b *graphBuilder) layer(i int, l cnn.Layer, x string, weights weightsFunc) (string, error) {
-	switch l := l.(type) {
-	case cnn.Normalize:
-		mean := b.floatInit(fmt.Sprintf("%d.mean", i), l.Mean[:], 1, 3, 1, 1)
-		std := b.floatInit(fmt.Sprintf("%d.std", i), l.Std[:], 1, 3, 1, 1)
-		return b.node(i, "Div", []string{b.node(i, "Sub", []string{x, mean}), std}), nil
-	case cnn.Conv2d:
-		params, err := weights(i)
-		if err != nil {
-			return "", err
-		}
-		w, err := b.param(i, params, "weight", []int{l.Out, l.In, l.Kernel, l.Kernel})
-		if err != nil {
-			return "", err
-		}
-		bias, err := b.param(i, params, "bias", []int{l.Out})
-		if err != nil {
-			return "", err
-		}
-		p := int64(l.Padding)
-		switch l.PadMode {
-		case "", cnn.PadZeros:
-		case cnn.PadReplicate:
-			// ONNX's Conv pads with zeros only: replicate padding is an explicit Pad(mode=edge), as
-			// torch.onnx.export writes it.
-			if p > 0 {
-				pads := b.int64Init(fmt.Sprintf("%d.pads", i), []int64{0, 0, p, p, 0, 0, p, p})
-				x = b.node(i, "Pad", []string{x, pads}, attrString("mode", "edge"))
-				p = 0
-			}
-		default:
-			return "", errors.Errorf("padding mode %q has no ONNX export (zeros or replicate)", l.PadMode)
-		}
-		if l.Stride < 1 {
-			return "", errors.Errorf("stride %d, must be ≥ 1", l.Stride)
-		}
-		k, s := int64(l.Kernel), int64(l.Stride)
-		return b.node(i, "Conv", []string{x, w, bias},
-			attrInts("dilations", 1, 1), attrInt("group", 1), attrInts("kernel_shape", k, k),
-			attrInts("pads", p, p, p, p), attrInts("strides", s, s)), nil
-	case cnn.ReLU:
-		return b.node(i, "Relu", []string{x}), nil
-	case cnn.AvgPool2d:
-		k, s := poolParams(l.Kernel, l.Stride)
-		return b.node(i, "AveragePool", []string{x}, attrInt("ceil_mode", 0), attrInt("count_include_pad", 0),
-			attrInts("kernel_shape", k, k), attrInts("pads", 0, 0, 0, 0), attrInts("strides", s, s)), nil
-	case cnn.MaxPool2d:
-		k, s := poolParams(l.Kernel, l.Stride)
-		return b.node(i, "MaxPool", []string{x}, attrInt("ceil_mode", 0), attrInts("dilations", 1, 1),
-			attrInts("kernel_shape", k, k), attrInts("pads", 0, 0, 0, 0), attrInts("strides", s, s)), nil
-	case cnn.Flatten:
-		return b.node(i, "Flatten", []string{x}, attrInt("axis", 1)), nil
-	case cnn.Linear:
-		params, err := weights(i)
-		if err != nil {
-			return "", err
-		}
-		w, err := b.param(i, params, "weight", []int{l.Out, l.In})
-		if err != nil {
-			return "", err
-		}
-		bias, err := b.param(i, params, "bias", []int{l.Out})
-		if err != nil {
-			return "", err
-		}
-		return b.node(i, "Gemm", []string{x, w, bias},
-			attrFloat("alpha", 1), attrFloat("beta", 1), attrInt("transB", 1)), nil
-	}
-	return "", errors.Errorf("layer type %s (%T) has no ONNX export", l.Type(), l)
-}
-
-// poolParams returns the kernel and effective stride of a pooling layer (PyTorch's default stride
-// is the kernel size).
-func poolParams(kernel, stride int) (int64, int64) {
-	if stride == 0 {
-		stride = kernel
-	}
-	return int64(kernel), int64(stride)
 }
 
 // attrInt returns an INT attribute.

@@ -96,11 +96,11 @@ func TestMetadataClasses(t *testing.T) {
 	}
 }
 
-// dropout is a layer type cnnlab's exporter does not know.
-type dropout struct{ cnn.ReLU }
+// mystery is a layer type that is not registered in cnn's layer registry.
+type mystery struct{ cnn.ReLU }
 
 // Type implements cnn.Layer.
-func (dropout) Type() string { return "Dropout" }
+func (mystery) Type() string { return "Mystery" }
 
 func TestExportErrors(t *testing.T) {
 	nan := trained(t, cnn.LectureCNN(3))
@@ -121,22 +121,22 @@ func TestExportErrors(t *testing.T) {
 	}{
 		{"nil model", func() error { _, err := Build(nil, Options{}); return err }, true, "no model"},
 		{"no weights", func() error { _, err := Build(&cnn.Trained{Model: cnn.LectureCNN(3)}, Options{}); return err }, true, "no weights"},
-		{"NaN weight", func() error { _, err := Build(nan, Options{}); return err }, false, `layer 7 (Linear): parameter "weight" holds NaN at index 5`},
+		{"NaN weight", func() error { _, err := Build(nan, Options{}); return err }, false, `layer 07_Linear (Linear): parameter "weight" holds NaN at index 5`},
 		{"unknown layer", func() error {
 			m := cnn.MLP(8, 3)
-			weights := trained(t, cnn.MLP(8, 3)).Weights
-			m.Layers = append(m.Layers[:4:4], dropout{}, m.Layers[4])
+			weights := trained(t, cnn.MLP(8, 3)).LayerParams
+			m.Layers = append(m.Layers[:4:4], mystery{}, m.Layers[4])
 			_, err := build(m, weights, Options{})
 			return err
-		}, false, "layer 4 (Dropout): layer type Dropout (onnxexport.dropout) has no ONNX export"},
+		}, false, "layer 04_Mystery: type Mystery (onnxexport.mystery) is not registered"},
 		{"reflect padding", func() error {
 			m := cnn.LectureCNN(3)
 			c := m.Layers[1].(cnn.Conv2d)
 			c.PadMode = "reflect"
 			m.Layers[1] = c
-			_, err := build(m, good.Weights, Options{})
+			_, err := build(m, good.LayerParams, Options{})
 			return err
-		}, false, `padding mode "reflect" has no ONNX export`},
+		}, false, `padding mode "reflect" not supported`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -157,7 +157,7 @@ func TestExportErrors(t *testing.T) {
 func TestReplicatePaddingGraph(t *testing.T) {
 	m := replicateModel()
 	good := trained(t, cnn.LectureCNN(3))
-	pm, err := build(m, good.Weights, Options{})
+	pm, err := build(m, good.LayerParams, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

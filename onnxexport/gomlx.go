@@ -187,11 +187,11 @@ func (p *Program) checkNode(n *protos.NodeProto, known map[string]bool) error {
 	a := attrs(n)
 	nIn := len(n.GetInput())
 	switch n.GetOpType() {
-	case "Sub", "Div":
+	case "Sub", "Div", "Add", "Mul":
 		if nIn != 2 {
 			return errors.Errorf("%d inputs, want 2", nIn)
 		}
-	case "Relu", "Flatten", "AveragePool", "MaxPool":
+	case "Relu", "Flatten", "AveragePool", "MaxPool", "Erf", "GlobalAveragePool", "GlobalMaxPool":
 		if nIn != 1 {
 			return errors.Errorf("%d inputs, want 1", nIn)
 		}
@@ -217,9 +217,16 @@ func (p *Program) checkNode(n *protos.NodeProto, known map[string]bool) error {
 				return errors.Errorf("dilations %v: only 1 is supported", d)
 			}
 		}
+	case "BatchNormalization":
+		if nIn != 5 {
+			return errors.Errorf("%d inputs, want 5 (x, scale, bias, mean, var)", nIn)
+		}
+		if intAttr(a, "training_mode", 0) != 0 {
+			return errors.New("training_mode 1 is not supported")
+		}
 	case "Conv":
-		if nIn != 3 {
-			return errors.Errorf("%d inputs, want 3 (with bias)", nIn)
+		if nIn != 2 && nIn != 3 {
+			return errors.Errorf("%d inputs, want 2 or 3 (x, weight, optional bias)", nIn)
 		}
 		if _, ok := p.consts[n.GetInput()[1]]; !ok {
 			return errors.Errorf("weight %s is not an initializer", n.GetInput()[1])
@@ -229,9 +236,6 @@ func (p *Program) checkNode(n *protos.NodeProto, known map[string]bool) error {
 		}
 		if _, err := symmetricPads(intsAttr(a, "pads")); err != nil {
 			return err
-		}
-		if intAttr(a, "group", 1) != 1 {
-			return errors.Errorf("group %d: only 1 is supported", intAttr(a, "group", 1))
 		}
 		if d := intsAttr(a, "dilations", 1, 1); len(d) != 2 || d[0] != 1 || d[1] != 1 {
 			return errors.Errorf("dilations %v: only 1 is supported", d)
@@ -296,6 +300,25 @@ func (p *Program) Forward(images *graph.Node) *graph.Node {
 			y = graph.Sub(get(in[0]), get(in[1]))
 		case "Div":
 			y = graph.Div(get(in[0]), get(in[1]))
+		case "Add":
+			y = graph.Add(get(in[0]), get(in[1]))
+		case "Mul":
+			y = graph.Mul(get(in[0]), get(in[1]))
+		case "Erf":
+			y = graph.Erf(get(in[0]))
+		case "GlobalAveragePool":
+			y = graph.ReduceAndKeep(get(in[0]), graph.ReduceMean, 2, 3)
+		case "GlobalMaxPool":
+			y = graph.ReduceAndKeep(get(in[0]), graph.ReduceMax, 2, 3)
+		case "BatchNormalization":
+			eps := 1e-5
+			if v, ok := a["epsilon"]; ok {
+				eps = float64(v.GetF())
+			}
+			channels := func(v *graph.Node) *graph.Node { return graph.Reshape(v, 1, v.Shape().Dimensions[0], 1, 1) }
+			x := get(in[0])
+			norm := graph.Div(graph.Sub(x, channels(get(in[3]))), graph.Sqrt(graph.AddScalar(channels(get(in[4])), eps)))
+			y = graph.Add(graph.Mul(norm, channels(get(in[1]))), channels(get(in[2])))
 		case "Relu":
 			x := get(in[0])
 			y = graph.Max(x, graph.ZerosLike(x))
@@ -315,10 +338,13 @@ func (p *Program) Forward(images *graph.Node) *graph.Node {
 		case "Conv":
 			s, _ := square2("strides", intsAttr(a, "strides", 1, 1))
 			pad, _ := symmetricPads(intsAttr(a, "pads"))
-			w, bias := get(in[1]), get(in[2])
-			conv := graph.Convolve(get(in[0]), w).ChannelsAxis(timage.ChannelsFirst).Strides(s).
-				PaddingPerDim([][2]int{{pad, pad}, {pad, pad}}).Done()
-			y = graph.Add(conv, graph.Reshape(bias, 1, bias.Shape().Dimensions[0], 1, 1))
+			w := get(in[1])
+			y = graph.Convolve(get(in[0]), w).ChannelsAxis(timage.ChannelsFirst).Strides(s).
+				ChannelGroupCount(int(intAttr(a, "group", 1))).PaddingPerDim([][2]int{{pad, pad}, {pad, pad}}).Done()
+			if len(in) == 3 {
+				bias := get(in[2])
+				y = graph.Add(y, graph.Reshape(bias, 1, bias.Shape().Dimensions[0], 1, 1))
+			}
 		case "Gemm":
 			eq := "bi,io->bo"
 			if intAttr(a, "transB", 0) == 1 {

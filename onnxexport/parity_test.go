@@ -94,6 +94,14 @@ func TestParity(t *testing.T) {
 		{"LectureCNNMaxPool trained", train(cnn.LectureCNNMaxPool(3)), false},
 		{"MLP initial weights", initial(withClasses(cnn.MLP(cnn.DefaultMLPHidden, 3))), false},
 		{"LectureCNN 100 classes initial weights", initial(cnn.LectureCNN(100)), true},
+		{"EveryLayer (BatchNorm2d, Residual, GELU, Dropout, global pooling, Scale) trained", func(t *testing.T) *cnn.Trained {
+			tr, steps, err := fixture.Train(b, data, cnn.EveryLayerModel(3), 2, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("EveryLayer trained for %d steps", steps)
+			return tr
+		}, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -170,7 +178,7 @@ func TestReplicatePaddingParity(t *testing.T) {
 	py := python(t)
 	data := realData(t)
 	b := xlaBackend(t)
-	weights := trained(t, cnn.LectureCNN(3)).Weights
+	weights := trained(t, cnn.LectureCNN(3)).LayerParams
 	pm, err := build(replicateModel(), weights, Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -29,6 +30,8 @@ var benchModels = map[string]func() *cnn.Model{
 	"cnn3":   func() *cnn.Model { return cnn.LectureCNN(3) },
 	"cnn100": func() *cnn.Model { return cnn.LectureCNN(100) },
 	"mlp":    func() *cnn.Model { return cnn.MLP(cnn.DefaultMLPHidden, 3) },
+	// resnet-mini100 is the small residual network (BatchNorm2d, a residual block) at 100 classes.
+	"resnet-mini100": func() *cnn.Model { return cnn.ResNetMini(100) },
 }
 
 // benchResult is one measurement of "cnnlab bench" (and of bench/peers, same fields).
@@ -69,6 +72,8 @@ type benchReport struct {
 
 // benchOptions are the flags of "cnnlab bench".
 type benchOptions struct {
+	// rewrites override the backend's default graph options (cnn.DefaultGraphOptions).
+	rewrites         graphFlags
 	backends, models []string
 	batches          []int
 	reps             int
@@ -82,10 +87,11 @@ type benchOptions struct {
 func runBench(args []string, stdout io.Writer) error {
 	fs := newFlagSet("bench", "[flags]")
 	backendsFlag := fs.String("backends", "xla:cpu,go", "comma-separated backends to measure")
-	modelsFlag := fs.String("models", "cnn3,cnn100,mlp", "comma-separated models: cnn3 (lecture CNN, 3 classes), cnn100 (100 classes), mlp")
+	modelsFlag := fs.String("models", "cnn3,cnn100,mlp", "comma-separated models: cnn3 (lecture CNN, 3 classes), cnn100 (100 classes), mlp, resnet-mini100")
 	batchesFlag := fs.String("batches", "32,128,512", "comma-separated batch sizes")
 	out := fs.String("out", "", "write the results as JSON to this file (default: stdout only)")
 	var o benchOptions
+	o.rewrites.register(fs)
 	fs.IntVar(&o.reps, "reps", 5, "timed repetitions (the median is reported)")
 	fs.IntVar(&o.repImages, "rep-images", 4096, "images per timed repetition (rounded up to whole steps)")
 	fs.IntVar(&o.goRepImages, "go-rep-images", 512, "images per timed repetition on the go backend (slower)")
@@ -240,6 +246,10 @@ func benchTrain(b compute.Backend, bname, mname string, batch int, o benchOption
 		r.Error = err.Error()
 		return r, nil
 	}
+	if t.Options, err = o.rewrites.options(b); err != nil {
+		r.Error = err.Error()
+		return r, nil
+	}
 	steps := stepsPerRep(bname, batch, o)
 	warmup := 2
 	if backend.Resolve(bname) == "go" {
@@ -286,7 +296,7 @@ func benchTrain(b compute.Backend, bname, mname string, batch int, o benchOption
 func benchInference(b compute.Backend, bname, mname string, t *cnn.Trained, batch int, o benchOptions) []benchResult {
 	set := syntheticSet(batch, t.Model.NumClasses())
 	exec, err := model.NewExec(b, t.Store(), func(scope *model.Scope, images *graph.Node) *graph.Node {
-		return t.Model.Forward(scope, images)
+		return t.Forward(false)(scope, images)
 	})
 	if err != nil {
 		return []benchResult{{Framework: "cnnlab (GoMLX)", Backend: bname, Model: mname, Kind: "infer", Batch: batch, Error: err.Error()}}
@@ -381,4 +391,66 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// graphFlags are the command-line switches of the graph rewrites (cnn.GraphOptions): each left at
+// its zero value keeps the backend's default.
+type graphFlags struct {
+	plain                     bool
+	channelsLast, poolReshape string
+	convMethod                string
+	convSplit, forwardChunk   int
+}
+
+// register adds the flags to fs.
+func (f *graphFlags) register(fs *flag.FlagSet) {
+	fs.BoolVar(&f.plain, "no-rewrites", false, "start from no graph rewrites at all (cnn.PlainGraphOptions) instead of the backend's defaults")
+	fs.StringVar(&f.channelsLast, "channels-last", "", "on|off: convolutions and pooling in NHWC (default: the backend's)")
+	fs.StringVar(&f.poolReshape, "pool-reshape", "", "on|off: average pooling as reshape + mean (default: the backend's)")
+	fs.StringVar(&f.convMethod, "conv-method", "", "auto|native|im2col (default: the backend's)")
+	fs.IntVar(&f.convSplit, "conv-split", 0, "batch chunks of each convolution, 1 for none (default: the backend's)")
+	fs.IntVar(&f.forwardChunk, "forward-chunk", -1, "largest training forward chunk, 0 for none (default: the backend's)")
+}
+
+// options returns the graph options for backend b with the flags applied.
+func (f *graphFlags) options(b compute.Backend) (*cnn.GraphOptions, error) {
+	o := cnn.DefaultGraphOptions(b)
+	if f.plain {
+		o = cnn.PlainGraphOptions()
+	}
+	onOff := func(name, v string, dst *bool) error {
+		switch v {
+		case "":
+		case "on":
+			*dst = true
+		case "off":
+			*dst = false
+		default:
+			return fmt.Errorf("--%s %q: want on or off", name, v)
+		}
+		return nil
+	}
+	if err := onOff("channels-last", f.channelsLast, &o.ChannelsLast); err != nil {
+		return nil, err
+	}
+	if err := onOff("pool-reshape", f.poolReshape, &o.PoolReshape); err != nil {
+		return nil, err
+	}
+	switch f.convMethod {
+	case "":
+	case cnn.ConvAuto, cnn.ConvNative, cnn.ConvIm2col:
+		o.ConvMethod = f.convMethod
+	default:
+		return nil, fmt.Errorf("--conv-method %q: want auto, native or im2col", f.convMethod)
+	}
+	if f.convSplit < 0 {
+		return nil, fmt.Errorf("--conv-split %d: want ≥ 1", f.convSplit)
+	}
+	if f.convSplit > 0 {
+		o.ConvBatchSplit = f.convSplit
+	}
+	if f.forwardChunk >= 0 {
+		o.ForwardChunk = f.forwardChunk
+	}
+	return &o, nil
 }

@@ -27,6 +27,7 @@ type command struct {
 // commands returns the sub-commands by name. Each lives in a file of its own.
 func commands() map[string]command {
 	return map[string]command{
+		"models":    {"list the model zoo: the lecture's networks and the residual ones (names for --model)", runModels},
 		"bench":     {"measure training/inference throughput, compile time and memory (docs/benchmarks.md)", runBench},
 		"export":    {"export a saved model to ONNX (standard ops, dynamic batch, class labels in metadata)", runExport},
 		"serve":     {"serve the browser demo (web/dist) and an exported model on 127.0.0.1:8080", runServe},

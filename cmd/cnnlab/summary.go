@@ -9,8 +9,8 @@ import (
 
 // runSummary prints the torchsummary-style table of a model.
 func runSummary(args []string, stdout io.Writer) error {
-	fs := newFlagSet("summary", "[--model cnn|cnn-maxpool|mlp] [--classes N] [--model-dir DIR]")
-	modelName := fs.String("model", "cnn", "model: cnn, cnn-maxpool or mlp")
+	fs := newFlagSet("summary", "[--model NAME] [--classes N] [--model-dir DIR]")
+	modelName := fs.String("model", "cnn", "model of the zoo (see cnnlab models)")
 	numClasses := fs.Int("classes", 3, "number of classes (outputs)")
 	modelDir := fs.String("model-dir", "", "print the summary of a saved model instead")
 	if err := fs.Parse(args); err != nil {

@@ -19,7 +19,7 @@ func runTrain(args []string, stdout io.Writer) error {
 	fs := newFlagSet("train", "[flags]")
 	var f trainFlags
 	f.register(fs, "out/train")
-	modelName := fs.String("model", "cnn", "model: cnn (the lecture's), cnn-maxpool (MaxPool2d variant) or mlp (baseline)")
+	modelName := fs.String("model", "cnn", "model of the zoo: cnn (the lecture's), cnn-maxpool, mlp, resnet-mini, resnet18 (see cnnlab models)")
 	classes := fs.String("classes", strings.Join(cnn.LectureClasses, ","), "classes: comma-separated CIFAR-100 ids or names, or \"all\"")
 	if err := fs.Parse(args); err != nil {
 		return err
