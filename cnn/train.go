@@ -395,11 +395,10 @@ func crossEntropyLoss(labels, logits []*graph.Node) *graph.Node {
 	return graph.ReduceAllMean(loss.SparseCategoricalCrossEntropyLogits([]*graph.Node{l}, logits))
 }
 
-// batchAccuracy is the fraction of a batch whose top logit is the label.
-func batchAccuracy(_ *model.Scope, labels, logits []*graph.Node) *graph.Node {
-	pred := graph.ArgMax(logits[0], -1, labels[0].DType())
-	correct := graph.ConvertDType(graph.Equal(pred, graph.Reshape(labels[0], -1)), logits[0].DType())
-	return graph.ReduceAllMean(correct)
+// batchAccuracy is the fraction of a batch whose top logit is the label: GoMLX's sparse
+// categorical accuracy of the batch alone (a base metric: no running state in the store).
+func batchAccuracy(scope *model.Scope, labels, logits []*graph.Node) *graph.Node {
+	return metric.SparseCategoricalAccuracyGraph(scope, []*graph.Node{graph.Reshape(labels[0], -1, 1)}, logits)
 }
 
 // scalarValue returns a scalar tensor's value as float64 (NaN if it is not a float scalar).
