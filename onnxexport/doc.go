@@ -6,7 +6,7 @@
 // ONNX protobuf types of github.com/gomlx/compute-onnx/support/protos, so that it is the graph
 // torch.onnx.export gives for the lecture's PyTorch model: Sub and Div (normalisation), Conv, Relu,
 // Conv, Relu, AveragePool (or MaxPool), Flatten and Gemm, with the weights as named initializers in
-// PyTorch layout ("1.weight", "1.bias", ...), a dynamic batch axis "N", the input "images"
+// PyTorch layout named by the layer's scope ("01_Conv2d.weight", "05_Residual/body/00_Conv2d.weight", ...), a dynamic batch axis "N", the input "images"
 // [N,3,32,32] float32 in [0,1] and the output "logits" [N,classes]. The class ids and names and the
 // normalisation constants are in the model's metadata_props (see the Meta* keys).
 //
