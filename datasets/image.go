@@ -5,6 +5,7 @@ import (
 	"image"
 	"image/color"
 	stddraw "image/draw"
+	_ "image/gif"  // Registers the GIF decoder for LoadImageFile (first frame).
 	_ "image/jpeg" // Registers the JPEG decoder for LoadImageFile.
 	"image/png"
 	"io"
@@ -12,10 +13,12 @@ import (
 
 	"github.com/cnnlab/cnnlab/internal/atomicfile"
 	"github.com/pkg/errors"
+	_ "golang.org/x/image/bmp" // Registers the BMP decoder for LoadImageFile.
 	"golang.org/x/image/draw"
 	"golang.org/x/image/font"
 	"golang.org/x/image/font/basicfont"
 	"golang.org/x/image/math/fixed"
+	_ "golang.org/x/image/webp" // Registers the WebP decoder for LoadImageFile.
 )
 
 // ToImage converts a CHW record (3072 bytes, as in Set.Record) to an image.
@@ -62,13 +65,26 @@ const MaxImagePixels = 64 << 20
 // maxImageFileSize bounds the bytes read from an image file (256 MiB).
 const maxImageFileSize = 256 << 20
 
-// LoadImageFile reads a JPEG or PNG file and returns it as a 32×32 CHW record (3072 bytes: the R,
-// G and B planes, row-major), ready to be classified like a CIFAR image.
+// ImageFormats names the image file formats LoadImageFile and the web page read.
+const ImageFormats = "JPEG, PNG, WebP, GIF or BMP"
+
+// LoadImageFile reads an image file (JPEG, PNG, WebP, GIF (first frame) or BMP) and returns it as
+// a 32×32 CHW record (3072 bytes: the R, G and B planes, row-major), ready to be classified like a
+// CIFAR image.
 //
-// The whole image is resized to 32×32 (the aspect ratio is not kept, as torchvision's
-// Resize((32, 32))) with a Catmull-Rom bicubic filter whose support is widened by the reduction
-// factor, so every source pixel contributes (antialiased, like PIL's BICUBIC). Transparent pixels
-// come out premultiplied, i.e. over black.
+// This is cnnlab's one preprocessing definition, shared by `cnnlab predict` and the web page
+// (web/src/resize.js mirrors it step by step; docs/preprocessing.md describes both):
+//
+//  1. Decode the file (colour values as stored: no colour-profile conversion).
+//  2. Turn it upright by the EXIF orientation of a JPEG file (JPEGOrientation, Orient), as
+//     browsers do.
+//  3. Alpha: transparent pixels are premultiplied, i.e. composed over black.
+//  4. Resize the whole image to 32×32 (the aspect ratio is not kept, as torchvision's
+//     Resize((32, 32))) with golang.org/x/image/draw's Catmull-Rom bicubic filter, whose support
+//     is widened by the reduction factor so every source pixel contributes (antialiased, like
+//     PIL's BICUBIC), on 16-bit premultiplied values, rounded to 8 bits.
+//  5. The model then divides by 255 and normalizes with its own mean and deviation (inside the
+//     exported ONNX graph).
 func LoadImageFile(path string) ([]uint8, error) {
 	file, err := os.Open(path)
 	if err != nil {
@@ -82,8 +98,8 @@ func LoadImageFile(path string) ([]uint8, error) {
 	return record, nil
 }
 
-// DecodeImage decodes a JPEG or PNG image (at most 256 MiB, MaxImagePixels pixels) from r and
-// returns it as a 32×32 CHW record, as LoadImageFile does.
+// DecodeImage decodes an image (ImageFormats; at most 256 MiB, MaxImagePixels pixels) from r and
+// returns it upright as a 32×32 CHW record, as LoadImageFile does.
 func DecodeImage(r io.Reader) ([]uint8, error) {
 	data, err := io.ReadAll(io.LimitReader(r, maxImageFileSize+1))
 	if err != nil {
@@ -94,7 +110,7 @@ func DecodeImage(r io.Reader) ([]uint8, error) {
 	}
 	config, kind, err := image.DecodeConfig(bytes.NewReader(data))
 	if err != nil {
-		return nil, errors.Wrap(err, "reading image header (JPEG or PNG)")
+		return nil, errors.Wrap(err, "reading image header ("+ImageFormats+")")
 	}
 	if err := checkImageSize(kind, config.Width, config.Height); err != nil {
 		return nil, err
@@ -105,6 +121,9 @@ func DecodeImage(r io.Reader) ([]uint8, error) {
 	}
 	if err := checkImageSize(kind, img.Bounds().Dx(), img.Bounds().Dy()); err != nil {
 		return nil, err
+	}
+	if kind == "jpeg" {
+		img = Orient(img, JPEGOrientation(data))
 	}
 	return FromImage(img), nil
 }
