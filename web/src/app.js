@@ -15,6 +15,7 @@ ort.env.wasm.numThreads = self.crossOriginIsolated ? Math.min(4, navigator.hardw
 const PATCH = 8, STRIDE = 4, GREY = 0.5;
 
 const $ = (id) => document.getElementById(id);
+// lastError is the error shown now ('' when none).
 const state = {
   ready: false, runs: 0, errors: 0, modelLoads: 0, stale: 0, requests: 0,
   last: null, lastError: '', model: null, backend: '', threads: ort.env.wasm.numThreads,
@@ -55,9 +56,9 @@ function showError(msg) {
   const el = $('error');
   el.textContent = msg;
   el.hidden = !msg;
+  state.lastError = msg;
   if (msg) {
     state.errors++;
-    state.lastError = msg;
     $('result').hidden = true;
     state.last = null;
   }
