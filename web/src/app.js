@@ -334,18 +334,18 @@ async function occlusion(img, top, p0, my) {
     heat[i] = cover[i] ? heat[i] / cover[i] : 0;
     max = Math.max(max, heat[i]);
   }
-  const rgba = new ImageData(size, size);
+  // The map alone: white (no drop) to red (largest drop); over the photo: red with that opacity.
+  const map = new ImageData(size, size);
+  const overlay = new ImageData(size, size);
   for (let i = 0; i < plane; i++) {
     const v = max > 0 ? Math.max(0, heat[i]) / max : 0;
-    rgba.data[4 * i] = 255;
-    rgba.data[4 * i + 1] = Math.round(255 * (1 - v));
-    rgba.data[4 * i + 2] = Math.round(255 * (1 - v));
-    rgba.data[4 * i + 3] = 255;
+    map.data.set([255, Math.round(255 * (1 - v)), Math.round(255 * (1 - v)), 255], 4 * i);
+    overlay.data.set([255, 0, 0, Math.round(180 * v)], 4 * i);
   }
-  for (const c of [$('heat'), $('photo-heat')]) {
+  for (const [c, img] of [[$('heat'), map], [$('photo-heat'), overlay]]) {
     c.width = size;
     c.height = size;
-    c.getContext('2d').putImageData(rgba, 0, 0);
+    c.getContext('2d').putImageData(img, 0, 0);
   }
   state.last.occlusion = { patch: PATCH, stride: STRIDE, grey: GREY, positions: pos, drops, maxDrop: max, ms, batch: n };
   $('latency').textContent += ` Occlusion map: ${n} images in one batch, ${ms.toFixed(1)} ms.`;

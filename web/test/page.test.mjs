@@ -227,8 +227,17 @@ for (const vp of viewports) {
       assert.match(r.last.file, new RegExp(`^camera photo \\(${s.camera.width}×${s.camera.height}\\)`));
       await page.click('#camera-stop');
       assert.equal(await page.isVisible('#camera'), false);
-      // The capture fallback: the file input with capture="environment".
+      // Without camera access (refused here), the page offers the file input with capture="environment".
+      assert.equal(await page.isVisible('#camera-file-label'), false);
+      await page.evaluate(() => { navigator.mediaDevices.getUserMedia = () => Promise.reject(new DOMException('Permission denied', 'NotAllowedError')); });
+      const refused = await settle(() => page.click('#camera-start'));
+      assert.match(refused.lastError, /^Camera: Permission denied\. Use "Take a photo…"/);
+      assert.equal(await page.isVisible('#camera-file-label'), true);
       assert.equal(await page.getAttribute('#camera-file', 'capture'), 'environment');
+      const img = expected.images[3];
+      const viaCapture = await setFile('#camera-file', join(fixtures, 'images', img.file));
+      assert.equal(viaCapture.lastError, '');
+      assert.equal(viaCapture.last.index, img.index);
     });
 
     test('class ids: duplicates and unknown ids rejected, a change re-classifies', async () => {
