@@ -8,13 +8,14 @@
 #   4. `cnnlab predict --json` on the parity images (the page must agree with it),
 #   5. node --test web/test/ in headless Chromium, against `cnnlab serve`.
 # Exits non-zero on any failure. Artefacts (screenshots, latency.json, axe reports) go to
-# $CNNLAB_WEB_ARTIFACTS (default out/web-test). Needs CIFAR-100 ($CNNLAB_DATA_DIR).
+# $CNNLAB_WEB_ARTIFACTS (default out/web-test). Needs CIFAR-100 in $CNNLAB_DATA_DIR.
+# CNNLAB_WEB_SKIP_SETUP=1 skips step 1 (browser and npm packages already installed).
 set -euo pipefail
 export GOTOOLCHAIN=go1.27.3
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-: "${CNNLAB_DATA_DIR:?CNNLAB_DATA_DIR must name the directory holding cifar-100-binary/}"
-export CNNLAB_DATA_DIR
+# The data set directory, defaulting as Go's datasets.DefaultDir does.
+export CNNLAB_DATA_DIR="${CNNLAB_DATA_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/cnnlab}"
 
 if [[ "${CNNLAB_WEB_SKIP_SETUP:-0}" != 1 ]]; then
   bash scripts/setup.sh --browser

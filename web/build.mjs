@@ -3,11 +3,14 @@
 //   - ONNX Runtime Web's WebGPU build (which also runs on WebAssembly) vendored from node_modules
 //     into dist/vendor/ (no CDN, works offline);
 //   - samples.json: a few real CIFAR-100 test images with their true labels, read from the data
-//     set at $CNNLAB_DATA_DIR/cifar-100-binary (test.bin), so a visitor can try the page at once.
+//     set at $CNNLAB_DATA_DIR/cifar-100-binary (test.bin; default directory as Go's
+//     datasets.DefaultDir: $XDG_CACHE_HOME/cnnlab or ~/.cache/cnnlab), so a visitor can try the
+//     page at once.
 //     The class tables of src/cifar100.js are checked against the data set's files on the way.
 // Usage: CNNLAB_DATA_DIR=... npm run build   (CNNLAB_WEB_NO_SAMPLES=1 builds without the samples)
 import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, existsSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { homedir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { CIFAR100_NAMES, CIFAR100_COARSE_NAMES, CIFAR100_FINE_TO_COARSE } from './src/cifar100.js';
 
@@ -36,7 +39,7 @@ function samples(dataDir) {
   const dir = join(dataDir, 'cifar-100-binary');
   const test = join(dir, 'test.bin');
   if (!existsSync(test)) {
-    fail(`${test} is missing: set CNNLAB_DATA_DIR to the directory holding cifar-100-binary/ (cnnlab train downloads it), or CNNLAB_WEB_NO_SAMPLES=1 to build without sample images`);
+    fail(`${test} is missing: set CNNLAB_DATA_DIR to the directory holding cifar-100-binary/ (cnnlab train downloads it there), or CNNLAB_WEB_NO_SAMPLES=1 to build without sample images`);
   }
   const fine = names(join(dir, 'fine_label_names.txt'));
   const coarse = names(join(dir, 'coarse_label_names.txt'));
@@ -62,8 +65,8 @@ function samples(dataDir) {
 if (!existsSync(ortDist)) fail(`${ortDist} is missing: run "npm ci --ignore-scripts" in web/ first`);
 let sampleList = [];
 if (process.env.CNNLAB_WEB_NO_SAMPLES !== '1') {
-  if (!process.env.CNNLAB_DATA_DIR) fail('CNNLAB_DATA_DIR is not set: it names the directory holding cifar-100-binary/ (or set CNNLAB_WEB_NO_SAMPLES=1)');
-  sampleList = samples(process.env.CNNLAB_DATA_DIR);
+  const dataDir = process.env.CNNLAB_DATA_DIR || join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'cnnlab');
+  sampleList = samples(dataDir);
 }
 rmSync(dist, { recursive: true, force: true });
 mkdirSync(join(dist, 'vendor'), { recursive: true });
