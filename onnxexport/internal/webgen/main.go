@@ -5,14 +5,19 @@
 // Usage: go run ./onnxexport/internal/webgen --out DIR [--n 20] [--epochs 8] [--model SAVED_DIR]
 //
 // DIR receives model.onnx, images/*.png, not-onnx.onnx and not-an-image.png (for the error
-// cases), and expected.json.
+// cases), expected.json, and for the page's other checks: saved/ (the model for `cnnlab predict`),
+// parity/ (an EXIF-rotated JPEG and a PNG with alpha, run through both the page and predict),
+// big.jpg (a 3000×3000 photo, for the stale-result race) and model100.onnx (the lecture CNN with
+// 100 outputs and untrained random weights: it checks the 100-class page path, not accuracy).
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"image"
+	"image/jpeg"
 	"image/png"
 	"os"
 	"path/filepath"
@@ -22,6 +27,7 @@ import (
 	"github.com/cnnlab/cnnlab/datasets"
 	"github.com/cnnlab/cnnlab/onnxexport"
 	"github.com/cnnlab/cnnlab/onnxexport/internal/fixture"
+	"github.com/gomlx/compute"
 	"github.com/pkg/errors"
 	"golang.org/x/image/draw"
 )
@@ -48,6 +54,8 @@ type expected struct {
 	Steps      int              `json:"training_steps"`
 	Info       *onnxexport.Info `json:"onnx"`
 	Images     []expectedImage  `json:"images"`
+	// Model100 holds GoMLX's logits of model100.onnx for the first images.
+	Model100 []expectedImage `json:"model100"`
 }
 
 // sizes are the sizes the test images are written at (cycled): the original 32×32 and larger ones,
@@ -148,6 +156,15 @@ func run(out string, n, epochs int, modelDir string) error {
 		e.ClassID = t.Model.ClassIDs[e.Index]
 		e.Name = t.Model.ClassName(e.Index)
 	}
+	if err := cnn.SaveModel(filepath.Join(out, "saved"), t, &cnn.CheckpointState{GlobalStep: steps}); err != nil {
+		return err
+	}
+	if err := writeExtras(out, set); err != nil {
+		return err
+	}
+	if exp.Model100, err = writeModel100(b, out, data.All.FineNames, records[:2], exp.Images[:2]); err != nil {
+		return err
+	}
 	if err := os.WriteFile(filepath.Join(out, "not-onnx.onnx"), []byte("this is a text file, not an ONNX model\n"), 0o644); err != nil {
 		return errors.Wrap(err, "writing not-onnx.onnx")
 	}
@@ -176,4 +193,86 @@ func writePNG(path string, img image.Image) error {
 		return errors.Wrapf(err, "encoding %s", path)
 	}
 	return errors.Wrapf(f.Close(), "closing %s", path)
+}
+
+// scaled returns src scaled to w×h with a bilinear filter, as an NRGBA image.
+func scaled(src image.Image, w, h int) *image.NRGBA {
+	big := image.NewNRGBA(image.Rect(0, 0, w, h))
+	draw.BiLinear.Scale(big, big.Bounds(), src, src.Bounds(), draw.Src, nil)
+	return big
+}
+
+// writeExtras writes parity/rotated6.jpg (a 240×180 picture stored turned 90° counter-clockwise,
+// EXIF orientation 6, as phones write), parity/alpha.png (a 160×160 picture whose alpha falls from
+// 255 to 40 left to right) and big.jpg (3000×3000), from test images of set.
+func writeExtras(out string, set *datasets.Set) error {
+	if err := os.MkdirAll(filepath.Join(out, "parity"), 0o755); err != nil {
+		return errors.Wrap(err, "creating parity/")
+	}
+	upright := scaled(set.Image(1), 240, 180)
+	stored := image.NewNRGBA(image.Rect(0, 0, 180, 240))
+	for y := range 180 {
+		for x := range 240 {
+			stored.SetNRGBA(y, 239-x, upright.NRGBAAt(x, y))
+		}
+	}
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, stored, &jpeg.Options{Quality: 95}); err != nil {
+		return errors.Wrap(err, "encoding rotated6.jpg")
+	}
+	rotated, err := datasets.WithJPEGOrientation(buf.Bytes(), 6)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(out, "parity", "rotated6.jpg"), rotated, 0o644); err != nil {
+		return errors.Wrap(err, "writing rotated6.jpg")
+	}
+	alpha := scaled(set.Image(2), 160, 160)
+	for y := range 160 {
+		for x := range 160 {
+			c := alpha.NRGBAAt(x, y)
+			c.A = uint8(255 - 215*x/159)
+			alpha.SetNRGBA(x, y, c)
+		}
+	}
+	if err := writePNG(filepath.Join(out, "parity", "alpha.png"), alpha); err != nil {
+		return err
+	}
+	buf.Reset()
+	if err := jpeg.Encode(&buf, scaled(set.Image(3), 3000, 3000), &jpeg.Options{Quality: 90}); err != nil {
+		return errors.Wrap(err, "encoding big.jpg")
+	}
+	return errors.Wrap(os.WriteFile(filepath.Join(out, "big.jpg"), buf.Bytes(), 0o644), "writing big.jpg")
+}
+
+// writeModel100 exports the lecture CNN with 100 outputs (all CIFAR-100 classes, named by names)
+// and untrained weights as model100.onnx, and returns GoMLX's logits for records (described by imgs).
+func writeModel100(b compute.Backend, out string, names []string, records [][]uint8, imgs []expectedImage) ([]expectedImage, error) {
+	m := cnn.LectureCNN(100)
+	m.ClassNames = append([]string(nil), names...)
+	for i := range 100 {
+		m.ClassIDs = append(m.ClassIDs, i)
+	}
+	t, err := cnn.NewTrained(m, 100)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := onnxexport.ExportFile(t, filepath.Join(out, "model100.onnx"), onnxexport.Options{AllowUntrained: true}); err != nil {
+		return nil, err
+	}
+	images, err := cnn.RecordsTensor(records)
+	if err != nil {
+		return nil, err
+	}
+	logits, err := cnn.NewEvaluator(b, t).Logits(images)
+	if err != nil {
+		return nil, err
+	}
+	res := make([]expectedImage, len(records))
+	for i := range records {
+		row := logits[i*100 : (i+1)*100]
+		res[i] = expectedImage{File: imgs[i].File, Logits: row, Probabilities: cnn.Softmax(row), Index: onnxexport.Argmax(row)}
+		res[i].ClassID, res[i].Name = res[i].Index, names[res[i].Index]
+	}
+	return res, nil
 }
