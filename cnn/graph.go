@@ -81,6 +81,27 @@ func NewTrained(m *Model, seed int64) (*Trained, error) {
 // Store returns the model.Store holding the weights (and, while training, the optimizer state).
 func (t *Trained) Store() *model.Store { return t.store }
 
+// FlatValues returns the values of every parameter and buffer of t, concatenated in the order of
+// Model.Walk and of each layer's Params: one slice to compare two trainings value by value.
+func (t *Trained) FlatValues() ([]float32, error) {
+	var all []float32
+	err := t.Model.Walk(func(n Node) error {
+		params, err := t.LayerParams(n.Path)
+		if err != nil {
+			return err
+		}
+		for _, ps := range n.Layer.Params() {
+			all = append(all, params[ps.Name].Data...)
+		}
+		return nil
+	})
+	return all, err
+}
+
+// NewTrainedEmpty returns a Trained of m with an empty store, for a checkpoint reader to fill;
+// call CheckVariables once it has (NewTrained initialises the variables instead).
+func NewTrainedEmpty(m *Model) *Trained { return &Trained{Model: m, store: model.NewStore()} }
+
 // variablePath returns the store path of parameter name of the layer at path (see Node.Path).
 func variablePath(layerPath, name string) string {
 	return model.JoinPath("/", ModelScope, layerPath, name)
@@ -190,9 +211,9 @@ func (t *Trained) SetLayerParams(path string, params map[string]*Param) error {
 	return nil
 }
 
-// checkVariables verifies that every parameter and buffer of the model is in the store with the
+// CheckVariables verifies that every parameter and buffer of the model is in the store with the
 // shape the description gives (a model.json edited by hand fails here, naming the variable).
-func (t *Trained) checkVariables() error {
+func (t *Trained) CheckVariables() error {
 	return t.Model.Walk(func(n Node) error {
 		_, err := t.LayerParams(n.Path)
 		return err

@@ -1,4 +1,4 @@
-package cnn
+package cnn_test
 
 import (
 	"context"
@@ -6,11 +6,11 @@ import (
 	"math"
 	"testing"
 
+	"github.com/cnnlab/cnnlab/cnn"
 	"github.com/cnnlab/cnnlab/datasets"
+	"github.com/cnnlab/cnnlab/internal/testkit"
+	"github.com/cnnlab/cnnlab/training"
 	"github.com/gomlx/compute"
-	"github.com/gomlx/compute/dtypes"
-	"github.com/gomlx/compute/shapes"
-	"github.com/gomlx/gomlx/core/graph"
 )
 
 // TestChannelsLastEqual checks that running the convolutions in NHWC (GraphOptions.ChannelsLast),
@@ -19,17 +19,17 @@ import (
 // both lecture CNNs and the residual network with BatchNorm2d.
 func TestChannelsLastEqual(t *testing.T) {
 	t.Parallel()
-	set := syntheticSet(48, 3)
-	for name, b := range newBackends(t) {
-		for _, m := range []*Model{LectureCNN(3), LectureCNNMaxPool(3), ResNetMini(3)} {
+	set := testkit.SyntheticSet(48, 3)
+	for name, b := range testkit.Backends(t) {
+		for _, m := range []*cnn.Model{cnn.LectureCNN(3), cnn.LectureCNNMaxPool(3), cnn.ResNetMini(3)} {
 			t.Run(name+"/"+m.Name, func(t *testing.T) {
 				run := func(channelsLast bool, method string) (logits, acts, weights []float32) {
-					o := PlainGraphOptions()
+					o := cnn.PlainGraphOptions()
 					o.ChannelsLast, o.ConvMethod = channelsLast, method
 					return trainAndProbe(t, b, m, o, set, 1, 8, 4)
 				}
-				l0, a0, w0 := run(false, ConvNative)
-				for _, method := range []string{ConvNative, ConvIm2col, ConvAuto} {
+				l0, a0, w0 := run(false, cnn.ConvNative)
+				for _, method := range []string{cnn.ConvNative, cnn.ConvIm2col, cnn.ConvAuto} {
 					l1, a1, w1 := run(true, method)
 					checkClosePairs(t, "NCHW and NHWC with "+method, map[string][2][]float32{
 						"logits": {l0, l1}, "activations": {a0, a1}, "weights": {w0, w1}})
@@ -44,13 +44,13 @@ func TestChannelsLastEqual(t *testing.T) {
 // weights after training steps (its gradient differs), on every backend.
 func TestPoolReshapeEqual(t *testing.T) {
 	t.Parallel()
-	set := syntheticSet(48, 3)
-	for name, b := range newBackends(t) {
+	set := testkit.SyntheticSet(48, 3)
+	for name, b := range testkit.Backends(t) {
 		t.Run(name, func(t *testing.T) {
 			run := func(reshape bool) (logits, acts, weights []float32) {
-				o := DefaultGraphOptions(b)
+				o := cnn.DefaultGraphOptions(b)
 				o.PoolReshape = reshape
-				return trainAndProbe(t, b, LectureCNN(3), o, set, 2, 8, 6)
+				return trainAndProbe(t, b, cnn.LectureCNN(3), o, set, 2, 8, 6)
 			}
 			l0, a0, w0 := run(false)
 			l1, a1, w1 := run(true)
@@ -68,12 +68,12 @@ func TestPoolReshapeEqual(t *testing.T) {
 // forward chunks are not applied to it, convolution splits do not change its statistics.
 func TestBatchSplitEqual(t *testing.T) {
 	t.Parallel()
-	set := syntheticSet(48, 3)
-	for name, b := range newBackends(t) {
-		for _, m := range []*Model{LectureCNN(3), ResNetMini(3)} {
+	set := testkit.SyntheticSet(48, 3)
+	for name, b := range testkit.Backends(t) {
+		for _, m := range []*cnn.Model{cnn.LectureCNN(3), cnn.ResNetMini(3)} {
 			t.Run(name+"/"+m.Name, func(t *testing.T) {
 				run := func(chunk, split int) (logits, acts, weights []float32) {
-					o := DefaultGraphOptions(b)
+					o := cnn.DefaultGraphOptions(b)
 					o.ForwardChunk, o.ConvBatchSplit, o.ConvMinChunk = chunk, split, 4
 					return trainAndProbe(t, b, m, o, set, 2, 40, 4)
 				}
@@ -88,53 +88,27 @@ func TestBatchSplitEqual(t *testing.T) {
 	}
 }
 
-// TestBatchSplitWhere checks the per-backend defaults and where the batch is split: only batches
-// large enough (TestBatchSplitEqual would pass trivially if nothing were ever split), and never the
-// forward pass of a model with batch statistics.
-func TestBatchSplitWhere(t *testing.T) {
-	t.Parallel()
-	backends := newBackends(t)
-	for _, c := range []struct {
-		backend string
-		batch   int
-		want    int
-	}{{"xla:cpu", 128, 2}, {"xla:cpu", 32, 2}, {"xla:cpu", 16, 1}, {"go", 128, 1}} {
-		g := graph.NewGraph(backends[c.backend], "split")
-		x := graph.Parameter(g, "x", shapes.Make(dtypes.Float32, c.batch, 8, 8, 32))
-		if got := convBatchChunks(DefaultGraphOptions(backends[c.backend]), x); got != c.want {
-			t.Errorf("%s, batch %d: convolution in %d chunks, want %d", c.backend, c.batch, got, c.want)
-		}
-		g.Finalize()
-	}
-	if DefaultGraphOptions(backends["xla:cpu"]).ForwardChunk != 64 || DefaultGraphOptions(backends["go"]).ForwardChunk != 0 {
-		t.Error("ForwardChunk defaults: want 64 on xla:cpu, 0 on go")
-	}
-	if LectureCNN(3).couplesBatch() || !ResNetMini(3).couplesBatch() {
-		t.Error("couplesBatch: want false for the lecture CNN, true for ResNetMini")
-	}
-}
-
 // trainAndProbe trains a fresh m (seed 3) with graph options o on set for a few epochs
 // (quickConfig) and returns the logits and the activations of its first actLayers layers on the
 // first n images, and every weight and buffer.
-func trainAndProbe(t *testing.T, b compute.Backend, m *Model, o GraphOptions, set *datasets.Set, epochs, n, actLayers int) (logits, acts, weights []float32) {
+func trainAndProbe(t *testing.T, b compute.Backend, m *cnn.Model, o cnn.GraphOptions, set *datasets.Set, epochs, n, actLayers int) (logits, acts, weights []float32) {
 	t.Helper()
-	tr, err := NewTrained(m, 3)
+	tr, err := cnn.NewTrained(m, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tr.Options = &o
-	if _, err := Train(context.Background(), b, tr, set, nil, quickConfig(epochs)); err != nil {
+	if _, err := training.Train(context.Background(), b, tr, set, nil, quickConfig(epochs)); err != nil {
 		t.Fatal(err)
 	}
-	images := ImagesTensor(set, 0, n, n)
-	if logits, err = NewEvaluator(b, tr).Logits(images); err != nil {
+	images := cnn.ImagesTensor(set, 0, n, n)
+	if logits, err = cnn.NewEvaluator(b, tr).Logits(images); err != nil {
 		t.Fatal(err)
 	}
-	if acts, _, err = Activations(b, tr, actLayers, images); err != nil {
+	if acts, _, err = cnn.Activations(b, tr, actLayers, images); err != nil {
 		t.Fatal(err)
 	}
-	return logits, acts, allWeights(t, tr)
+	return logits, acts, flatValues(t, tr)
 }
 
 // rewriteTolerance bounds the difference between two graphs computing the same thing in another
@@ -157,4 +131,46 @@ func checkClosePairs(t *testing.T, what string, pairs map[string][2][]float32) {
 			t.Errorf("%s: %s differ by %g > %g", name, what, worst, rewriteTolerance)
 		}
 	}
+}
+
+// TestBackendsAgreeEveryLayer checks that xla:cpu and go agree within 1e-5 on the model with every
+// layer: logits and activations in inference, and the weights and BatchNorm2d statistics after two
+// training steps. Dropout is set to p = 0 for the training steps: the two backends draw different
+// random streams from the same seed (XLA's random bit generator is not the pure-Go one), so their
+// masks differ; on one backend the same seed gives the same mask (TestSimpleLayers).
+func TestBackendsAgreeEveryLayer(t *testing.T) {
+	t.Parallel()
+	set := testkit.SyntheticSet(32, 5)
+	backends := testkit.Backends(t)
+	m := cnn.EveryLayerModel(3)
+	for i, l := range m.Layers {
+		if _, ok := l.(cnn.Dropout); ok {
+			m.Layers[i] = cnn.Dropout{P: 0}
+		}
+	}
+	var results [][3][]float32
+	for _, name := range []string{"xla:cpu", "go"} {
+		l, a, w := trainAndProbe(t, backends[name], m, cnn.DefaultGraphOptions(backends[name]), set, 1, 8, 3)
+		results = append(results, [3][]float32{l, a, w})
+	}
+	checkClosePairs(t, "xla:cpu and go", map[string][2][]float32{
+		"logits": {results[0][0], results[1][0]}, "activations": {results[0][1], results[1][1]},
+		"weights and buffers": {results[0][2], results[1][2]}})
+}
+
+// flatValues returns every parameter and buffer of tr (Trained.FlatValues), failing the test on error.
+func flatValues(t *testing.T, tr *cnn.Trained) []float32 {
+	t.Helper()
+	v, err := tr.FlatValues()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// quickConfig is a short training on the synthetic set.
+func quickConfig(epochs int) training.TrainConfig {
+	cfg := training.DefaultTrainConfig()
+	cfg.Epochs, cfg.BatchSize, cfg.LearningRate = epochs, 16, 0.01
+	return cfg
 }

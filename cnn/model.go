@@ -217,7 +217,7 @@ func (m *Model) SaveJSON(path string) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(path, append(data, '\n'))
+	return atomicfile.WriteFile(path, append(data, '\n'))
 }
 
 // LoadModelJSON reads a model description written by SaveJSON and validates it.
@@ -235,6 +235,3 @@ func LoadModelJSON(path string) (*Model, error) {
 	}
 	return m, nil
 }
-
-// writeFileAtomic writes data to path through a synced temporary file (see atomicfile).
-func writeFileAtomic(path string, data []byte) error { return atomicfile.WriteFile(path, data) }

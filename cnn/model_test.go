@@ -2,15 +2,13 @@ package cnn
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/cnnlab/cnnlab/backend"
-	"github.com/gomlx/compute"
+	"github.com/cnnlab/cnnlab/internal/testkit"
 	"github.com/gomlx/gomlx/core/tensors"
 )
 
@@ -235,24 +233,6 @@ func TestWeightsLayoutAndInit(t *testing.T) {
 	}
 }
 
-// newBackends returns the XLA CPU and Go backends; XLA CPU is required in this project.
-func newBackends(t *testing.T) map[string]compute.Backend {
-	t.Helper()
-	result := map[string]compute.Backend{}
-	for _, name := range []string{"xla:cpu", "go"} {
-		b, err := backend.New(name)
-		if errors.Is(err, backend.ErrXLAPluginMissing) {
-			t.Fatalf("XLA CPU is required here (run scripts/setup.sh): %v", err)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(b.Finalize)
-		result[name] = b
-	}
-	return result
-}
-
 // syntheticImages returns n deterministic images in [0,1].
 func syntheticImages(n int, seed uint32) *tensors.Tensor {
 	data := make([]float32, n*3072)
@@ -269,7 +249,7 @@ func syntheticImages(n int, seed uint32) *tensors.Tensor {
 const backendTolerance = 1e-5
 
 func TestForwardXLAAndGoAgree(t *testing.T) {
-	backends := newBackends(t)
+	backends := testkit.Backends(t)
 	for _, m := range []*Model{LectureCNN(3), LectureCNNMaxPool(3), MLP(32, 3)} {
 		t.Run(m.Name, func(t *testing.T) {
 			tr, err := NewTrained(m, 7)

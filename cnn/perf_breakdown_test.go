@@ -1,11 +1,12 @@
 package cnn
 
 import (
-	"github.com/gomlx/compute"
 	"os"
 	"sort"
 	"testing"
 	"time"
+
+	"github.com/gomlx/compute"
 
 	"github.com/cnnlab/cnnlab/backend"
 	"github.com/gomlx/gomlx/core/graph"

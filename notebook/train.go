@@ -5,7 +5,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/cnnlab/cnnlab/cnn"
+	"github.com/cnnlab/cnnlab/training"
 	"github.com/gomlx/compute"
 	"github.com/pkg/errors"
 )
@@ -14,7 +14,7 @@ import (
 // progress under the cell. A finished run is not repeated: rerunning the cell (GoNB recompiles and
 // reruns every cell) resumes from — or just reloads — the checkpoint. Use a runName that changes
 // with the settings (e.g. it includes the number of epochs).
-func Run(b compute.Backend, e *cnn.Experiment, notebookName, runName string) (*cnn.ExperimentResult, error) {
+func Run(b compute.Backend, e *training.Experiment, notebookName, runName string) (*training.ExperimentResult, error) {
 	dir, err := OutDir(notebookName)
 	if err != nil {
 		return nil, err

@@ -11,6 +11,7 @@ import (
 
 	"github.com/cnnlab/cnnlab/cnn"
 	"github.com/cnnlab/cnnlab/internal/atomicfile"
+	"github.com/cnnlab/cnnlab/training"
 	"github.com/gomlx/compute-onnx/support/protos"
 	"github.com/pkg/errors"
 	"google.golang.org/protobuf/proto"
@@ -76,7 +77,7 @@ func Build(t *cnn.Trained, opts Options) (*protos.ModelProto, error) {
 		return nil, errors.Wrap(ErrUntrained, "export: no model given")
 	}
 	if t.Store() == nil {
-		return nil, errors.Wrapf(ErrUntrained, "export of %s: no weights (create it with cnn.NewTrained or cnn.LoadModel)", t.Model.Name)
+		return nil, errors.Wrapf(ErrUntrained, "export of %s: no weights (create it with cnn.NewTrained or training.LoadModel)", t.Model.Name)
 	}
 	if err := t.Model.Validate(); err != nil {
 		return nil, errors.WithMessagef(err, "export of %s", t.Model.Name)
@@ -411,10 +412,10 @@ func ExportFile(t *cnn.Trained, path string, opts Options) (*Info, error) {
 }
 
 // ExportDir exports the model saved in dir (by "cnnlab train", "cnnlab reproduce --out" or
-// cnn.SaveModel) to the ONNX file path. A saved model whose state records zero training steps is
+// training.SaveModel) to the ONNX file path. A saved model whose state records zero training steps is
 // refused with ErrUntrained unless opts.AllowUntrained; the number of steps goes into the metadata.
 func ExportDir(dir, path string, opts Options) (*Info, error) {
-	t, state, err := cnn.LoadModel(dir)
+	t, state, err := training.LoadModel(dir)
 	if err != nil {
 		return nil, errors.WithMessagef(err, "export: loading the model of %s", dir)
 	}

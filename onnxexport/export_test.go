@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/cnnlab/cnnlab/cnn"
+	"github.com/cnnlab/cnnlab/training"
 )
 
 // trained returns m with seeded initial weights.
@@ -191,7 +192,7 @@ func TestExportDirUntrained(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			if err := cnn.SaveModel(dir, trained(t, withClasses(cnn.LectureCNN(3))), &cnn.CheckpointState{GlobalStep: tc.steps}); err != nil {
+			if err := training.SaveModel(dir, trained(t, withClasses(cnn.LectureCNN(3))), &training.CheckpointState{GlobalStep: tc.steps}); err != nil {
 				t.Fatal(err)
 			}
 			out := filepath.Join(t.TempDir(), "model.onnx")

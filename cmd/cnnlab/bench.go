@@ -18,6 +18,7 @@ import (
 	"github.com/cnnlab/cnnlab/cnn"
 	"github.com/cnnlab/cnnlab/datasets"
 	"github.com/cnnlab/cnnlab/onnxexport"
+	"github.com/cnnlab/cnnlab/training"
 	"github.com/gomlx/compute"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
@@ -235,7 +236,7 @@ func stepsPerRep(bname string, batch int, o benchOptions) int {
 	return max(1, (images+batch-1)/batch)
 }
 
-// benchTrain measures training throughput of model mname at batch on b with cnn.Train (the
+// benchTrain measures training throughput of model mname at batch on b with training.Train (the
 // batches are produced by datasets.Batches from a uint8 set, as in real training). It returns the
 // trained model for the inference measurements.
 func benchTrain(b compute.Backend, bname, mname string, batch int, o benchOptions) (benchResult, *cnn.Trained) {
@@ -257,7 +258,7 @@ func benchTrain(b compute.Backend, bname, mname string, batch int, o benchOption
 	}
 	total := 1 + warmup + o.reps*steps
 	set := syntheticSet(max(4*batch, 2048), m.NumClasses())
-	cfg := cnn.DefaultTrainConfig()
+	cfg := training.DefaultTrainConfig()
 	cfg.BatchSize, cfg.Epochs = batch, total // One step per epoch at least: never ends early.
 	times := make([]time.Time, 0, total+1)
 	cfg.AfterStep = func(step int) error {
@@ -269,7 +270,7 @@ func benchTrain(b compute.Backend, bname, mname string, batch int, o benchOption
 	}
 	resetPeakRSS()
 	start := time.Now()
-	_, err = cnn.Train(context.Background(), b, t, set, nil, cfg)
+	_, err = training.Train(context.Background(), b, t, set, nil, cfg)
 	r.PeakRSSMB = peakRSSMB()
 	if err != nil && !errors.Is(err, errBenchDone) {
 		r.Error = err.Error()

@@ -15,9 +15,9 @@ import (
 	"syscall"
 
 	"github.com/cnnlab/cnnlab/backend"
-	"github.com/cnnlab/cnnlab/cnn"
 	"github.com/cnnlab/cnnlab/datasets"
 	"github.com/cnnlab/cnnlab/internal/atomicfile"
+	"github.com/cnnlab/cnnlab/training"
 	"github.com/gomlx/compute"
 	"github.com/pkg/errors"
 )
@@ -45,7 +45,7 @@ const (
 
 // register adds the shared flags to fs with the lecture experiment's defaults.
 func (f *trainFlags) register(fs *flag.FlagSet, defaultOut string) {
-	d := cnn.DefaultTrainConfig()
+	d := training.DefaultTrainConfig()
 	fs.StringVar(&f.backend, "backend", "", backendUsage)
 	fs.StringVar(&f.data, "data", "", dataUsage)
 	fs.StringVar(&f.out, "out", defaultOut, "output directory: model, checkpoint, history, reports (a run there resumes from its checkpoint)")
@@ -65,12 +65,12 @@ func (f *trainFlags) register(fs *flag.FlagSet, defaultOut string) {
 }
 
 // config returns the training configuration of the flags.
-func (f *trainFlags) config() (cnn.TrainConfig, error) {
-	cfg := cnn.TrainConfig{Epochs: f.epochs, BatchSize: f.batch, Optimizer: f.optimizer, LearningRate: f.lr,
+func (f *trainFlags) config() (training.TrainConfig, error) {
+	cfg := training.TrainConfig{Epochs: f.epochs, BatchSize: f.batch, Optimizer: f.optimizer, LearningRate: f.lr,
 		FinalLearningRate: f.lrFinal, Momentum: f.momentum, WeightDecay: f.weightDecay, Seed: f.seed,
 		Augment: f.augment, CheckpointEvery: f.checkpointEvery, EvalTrain: f.evalAll}
 	if cfg.Epochs == 0 {
-		cfg.Epochs = cnn.DefaultTrainConfig().Epochs
+		cfg.Epochs = training.DefaultTrainConfig().Epochs
 		if env := os.Getenv(EpochsEnv); env != "" {
 			n, err := strconv.Atoi(env)
 			if err != nil || n < 1 {
@@ -154,7 +154,7 @@ func writeJSON(path string, v any) error {
 func writeFileAtomic(path string, data []byte) error { return atomicfile.WriteFile(path, data) }
 
 // writeHistory writes the history as history.csv and history.json in dir.
-func writeHistory(dir string, history []cnn.EpochStats) error {
+func writeHistory(dir string, history []training.EpochStats) error {
 	var b strings.Builder
 	w := csv.NewWriter(&b)
 	_ = w.Write([]string{"epoch", "step", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "seconds", "images_per_second"})

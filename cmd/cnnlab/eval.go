@@ -8,6 +8,8 @@ import (
 
 	"github.com/cnnlab/cnnlab/cnn"
 	"github.com/cnnlab/cnnlab/datasets"
+	"github.com/cnnlab/cnnlab/metrics"
+	"github.com/cnnlab/cnnlab/training"
 	"github.com/pkg/errors"
 )
 
@@ -30,7 +32,7 @@ func runEval(args []string, stdout io.Writer) error {
 	if *split != "test" && *split != "train" {
 		return errors.Errorf("--split %q: want test or train", *split)
 	}
-	t, _, err := cnn.LoadModel(*modelDir)
+	t, _, err := training.LoadModel(*modelDir)
 	if err != nil {
 		return err
 	}
@@ -47,16 +49,16 @@ func runEval(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	report, err := cnn.ClassificationReport(ev.Labels, ev.Predictions, t.Model.ClassNames)
+	report, err := metrics.ClassificationReport(ev.Labels, ev.Predictions, t.Model.ClassNames)
 	if err != nil {
 		return err
 	}
-	confusion, err := cnn.ConfusionMatrix(ev.Labels, ev.Predictions, t.Model.NumClasses())
+	confusion, err := metrics.ConfusionMatrix(ev.Labels, ev.Predictions, t.Model.NumClasses())
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "%s on %s (%d images): loss %.4f, accuracy %.4f\n\n%s\nconfusion matrix (rows: true, columns: predicted):\n%s",
-		t.Model.Name, set.Name, set.Len(), ev.Loss, ev.Accuracy, report, cnn.FormatConfusionMatrix(confusion, t.Model.ClassNames))
+		t.Model.Name, set.Name, set.Len(), ev.Loss, ev.Accuracy, report, metrics.FormatConfusionMatrix(confusion, t.Model.ClassNames))
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cnnlab/cnnlab/cnn"
 	"github.com/cnnlab/cnnlab/onnxexport"
+	"github.com/cnnlab/cnnlab/training"
 )
 
 // savedModel saves the lecture CNN with initial weights and the given step count in a temp dir.
@@ -19,7 +20,7 @@ func savedModel(t *testing.T, steps int) string {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	if err := cnn.SaveModel(dir, tr, &cnn.CheckpointState{GlobalStep: steps}); err != nil {
+	if err := training.SaveModel(dir, tr, &training.CheckpointState{GlobalStep: steps}); err != nil {
 		t.Fatal(err)
 	}
 	return dir

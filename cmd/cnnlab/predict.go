@@ -8,6 +8,7 @@ import (
 	"github.com/cnnlab/cnnlab/backend"
 	"github.com/cnnlab/cnnlab/cnn"
 	"github.com/cnnlab/cnnlab/datasets"
+	"github.com/cnnlab/cnnlab/training"
 	"github.com/pkg/errors"
 )
 
@@ -48,7 +49,7 @@ func runPredict(args []string, stdout io.Writer) error {
 			return errors.WithMessagef(err, "image %q", path)
 		}
 	}
-	t, _, err := cnn.LoadModel(*modelDir)
+	t, _, err := training.LoadModel(*modelDir)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/cnnlab/cnnlab/cnn"
+	"github.com/cnnlab/cnnlab/lecture"
+	"github.com/cnnlab/cnnlab/metrics"
 	"github.com/pkg/errors"
 )
 
@@ -16,15 +18,15 @@ const mlpLearningRate = 0.01
 
 // reproduceReport is report.json of the reproduce command.
 type reproduceReport struct {
-	Experiment   string      `json:"experiment"`
-	Backend      string      `json:"backend"`
-	Seed         int64       `json:"seed"`
-	Epochs       int         `json:"epochs"`
-	WallSeconds  float64     `json:"wall_seconds"`
-	CNN          *runReport  `json:"cnn"`
-	MLP          *runReport  `json:"mlp_baseline,omitempty"`
-	LectureTrain *cnn.Report `json:"lecture_train_report"`
-	LectureTest  *cnn.Report `json:"lecture_test_report"`
+	Experiment   string          `json:"experiment"`
+	Backend      string          `json:"backend"`
+	Seed         int64           `json:"seed"`
+	Epochs       int             `json:"epochs"`
+	WallSeconds  float64         `json:"wall_seconds"`
+	CNN          *runReport      `json:"cnn"`
+	MLP          *runReport      `json:"mlp_baseline,omitempty"`
+	LectureTrain *metrics.Report `json:"lecture_train_report"`
+	LectureTest  *metrics.Report `json:"lecture_test_report"`
 }
 
 // runReproduce runs the lecture's 3-class experiment end to end.
@@ -61,12 +63,12 @@ func runReproduce(args []string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "\nthe lecture's CNN:\n%s\n", summary)
 	report := &reproduceReport{Experiment: "lecture 3 classes (apple 0, otter 55, pickup_truck 58)",
 		Backend: b.Name(), Seed: cfg.Seed, Epochs: cfg.Epochs}
-	report.LectureTrain, report.LectureTest = cnn.LectureReports()
+	report.LectureTrain, report.LectureTest = lecture.Reports()
 	if report.CNN, err = trainAndSave(b, m, trainSet, testSet, cfg, filepath.Join(f.out, "cnn"), stdout); err != nil {
 		return errors.WithMessage(err, "the lecture's CNN")
 	}
-	fmt.Fprintf(stdout, "\ntrain, %s:\n%s\n", m.Name, cnn.SideBySide(report.CNN.TrainReport, report.LectureTrain, "cnnlab", "lecture"))
-	fmt.Fprintf(stdout, "test, %s:\n%s\n", m.Name, cnn.SideBySide(report.CNN.TestReport, report.LectureTest, "cnnlab", "lecture"))
+	fmt.Fprintf(stdout, "\ntrain, %s:\n%s\n", m.Name, metrics.SideBySide(report.CNN.TrainReport, report.LectureTrain, "cnnlab", "lecture"))
+	fmt.Fprintf(stdout, "test, %s:\n%s\n", m.Name, metrics.SideBySide(report.CNN.TestReport, report.LectureTest, "cnnlab", "lecture"))
 	if *baseline {
 		mlpCfg := cfg
 		mlpCfg.LearningRate = mlpLearningRate

@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/cnnlab/cnnlab/cnn"
+	"github.com/cnnlab/cnnlab/training"
 )
 
 // runSummary prints the torchsummary-style table of a model.
@@ -23,7 +24,7 @@ func runSummary(args []string, stdout io.Writer) error {
 	var err error
 	if *modelDir != "" {
 		var t *cnn.Trained
-		if t, _, err = cnn.LoadModel(*modelDir); err == nil {
+		if t, _, err = training.LoadModel(*modelDir); err == nil {
 			m = t.Model
 		}
 	} else {

@@ -10,6 +10,9 @@ import (
 
 	"github.com/cnnlab/cnnlab/cnn"
 	"github.com/cnnlab/cnnlab/datasets"
+	"github.com/cnnlab/cnnlab/lecture"
+	"github.com/cnnlab/cnnlab/metrics"
+	"github.com/cnnlab/cnnlab/training"
 	"github.com/gomlx/compute"
 	"github.com/pkg/errors"
 )
@@ -20,7 +23,7 @@ func runTrain(args []string, stdout io.Writer) error {
 	var f trainFlags
 	f.register(fs, "out/train")
 	modelName := fs.String("model", "cnn", "model of the zoo: cnn (the lecture's), cnn-maxpool, mlp, resnet-mini, resnet18 (see cnnlab models)")
-	classes := fs.String("classes", strings.Join(cnn.LectureClasses, ","), "classes: comma-separated CIFAR-100 ids or names, or \"all\"")
+	classes := fs.String("classes", strings.Join(lecture.ClassIDs(), ","), "classes: comma-separated CIFAR-100 ids or names, or \"all\"")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -55,31 +58,31 @@ func runTrain(args []string, stdout io.Writer) error {
 
 // runReport is the machine-readable record of one training (report.json).
 type runReport struct {
-	Model          string           `json:"model"`
-	Params         int              `json:"params"`
-	Classes        []int            `json:"classes"`
-	ClassNames     []string         `json:"class_names"`
-	Backend        string           `json:"backend"`
-	Config         cnn.TrainConfig  `json:"config"`
-	Epochs         int              `json:"epochs"`
-	TrainAccuracy  float64          `json:"train_accuracy"`
-	TestAccuracy   float64          `json:"test_accuracy"`
-	TrainLoss      float64          `json:"train_loss"`
-	TestLoss       float64          `json:"test_loss"`
-	TrainReport    *cnn.Report      `json:"train_report"`
-	TestReport     *cnn.Report      `json:"test_report"`
-	TestConfusion  [][]int          `json:"test_confusion_matrix"`
-	TrainSeconds   float64          `json:"train_seconds"`
-	ImagesPerSec   float64          `json:"train_images_per_second"`
-	History        []cnn.EpochStats `json:"history"`
-	FinishedAtUTC  string           `json:"finished_at_utc"`
-	OutputDir      string           `json:"output_dir"`
-	CheckpointsDir string           `json:"checkpoint_dir"`
+	Model          string                `json:"model"`
+	Params         int                   `json:"params"`
+	Classes        []int                 `json:"classes"`
+	ClassNames     []string              `json:"class_names"`
+	Backend        string                `json:"backend"`
+	Config         training.TrainConfig  `json:"config"`
+	Epochs         int                   `json:"epochs"`
+	TrainAccuracy  float64               `json:"train_accuracy"`
+	TestAccuracy   float64               `json:"test_accuracy"`
+	TrainLoss      float64               `json:"train_loss"`
+	TestLoss       float64               `json:"test_loss"`
+	TrainReport    *metrics.Report       `json:"train_report"`
+	TestReport     *metrics.Report       `json:"test_report"`
+	TestConfusion  [][]int               `json:"test_confusion_matrix"`
+	TrainSeconds   float64               `json:"train_seconds"`
+	ImagesPerSec   float64               `json:"train_images_per_second"`
+	History        []training.EpochStats `json:"history"`
+	FinishedAtUTC  string                `json:"finished_at_utc"`
+	OutputDir      string                `json:"output_dir"`
+	CheckpointsDir string                `json:"checkpoint_dir"`
 }
 
 // trainAndSave runs the experiment with checkpoints under out/checkpoint and writes out/model,
 // out/history.{csv,json}, out/report.json and out/report.txt.
-func trainAndSave(b compute.Backend, m *cnn.Model, trainSet, testSet *datasets.Set, cfg cnn.TrainConfig, out string, stdout io.Writer) (*runReport, error) {
+func trainAndSave(b compute.Backend, m *cnn.Model, trainSet, testSet *datasets.Set, cfg training.TrainConfig, out string, stdout io.Writer) (*runReport, error) {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return nil, errors.Wrapf(err, "creating output directory %q", out)
 	}
@@ -88,7 +91,7 @@ func trainAndSave(b compute.Backend, m *cnn.Model, trainSet, testSet *datasets.S
 		m.Name, m.NumParams(), trainSet.Name, trainSet.Len(), testSet.Name, testSet.Len(), cfg)
 	ctx, stop := signalContext()
 	defer stop()
-	e := &cnn.Experiment{Model: m, Train: trainSet, Test: testSet, Config: cfg}
+	e := &training.Experiment{Model: m, Train: trainSet, Test: testSet, Config: cfg}
 	result, err := e.Run(ctx, b)
 	if err != nil {
 		return nil, err
@@ -98,7 +101,7 @@ func trainAndSave(b compute.Backend, m *cnn.Model, trainSet, testSet *datasets.S
 		return nil, err
 	}
 	last := result.History[len(result.History)-1]
-	if err := cnn.SaveModel(filepath.Join(out, "model"), result.Trained, &cnn.CheckpointState{
+	if err := training.SaveModel(filepath.Join(out, "model"), result.Trained, &training.CheckpointState{
 		Epoch: last.Epoch, GlobalStep: last.Step, Config: cfg, History: result.History}); err != nil {
 		return nil, err
 	}
@@ -106,7 +109,7 @@ func trainAndSave(b compute.Backend, m *cnn.Model, trainSet, testSet *datasets.S
 		return nil, err
 	}
 	text := fmt.Sprintf("%s\ntrain (%s):\n%s\ntest (%s):\n%s\ntest confusion matrix (rows: true, columns: predicted):\n%s",
-		m.Name, trainSet.Name, run.TrainReport, testSet.Name, run.TestReport, cnn.FormatConfusionMatrix(run.TestConfusion, m.ClassNames))
+		m.Name, trainSet.Name, run.TrainReport, testSet.Name, run.TestReport, metrics.FormatConfusionMatrix(run.TestConfusion, m.ClassNames))
 	if err := writeFileAtomic(filepath.Join(out, "report.txt"), []byte(text)); err != nil {
 		return nil, err
 	}
@@ -114,17 +117,17 @@ func trainAndSave(b compute.Backend, m *cnn.Model, trainSet, testSet *datasets.S
 }
 
 // newRunReport computes the reports of a finished experiment.
-func newRunReport(b compute.Backend, e *cnn.Experiment, r *cnn.ExperimentResult, out string) (*runReport, error) {
+func newRunReport(b compute.Backend, e *training.Experiment, r *training.ExperimentResult, out string) (*runReport, error) {
 	m := e.Model
-	trainReport, err := cnn.ClassificationReport(r.TrainEval.Labels, r.TrainEval.Predictions, m.ClassNames)
+	trainReport, err := metrics.ClassificationReport(r.TrainEval.Labels, r.TrainEval.Predictions, m.ClassNames)
 	if err != nil {
 		return nil, err
 	}
-	testReport, err := cnn.ClassificationReport(r.TestEval.Labels, r.TestEval.Predictions, m.ClassNames)
+	testReport, err := metrics.ClassificationReport(r.TestEval.Labels, r.TestEval.Predictions, m.ClassNames)
 	if err != nil {
 		return nil, err
 	}
-	confusion, err := cnn.ConfusionMatrix(r.TestEval.Labels, r.TestEval.Predictions, m.NumClasses())
+	confusion, err := metrics.ConfusionMatrix(r.TestEval.Labels, r.TestEval.Predictions, m.NumClasses())
 	if err != nil {
 		return nil, err
 	}

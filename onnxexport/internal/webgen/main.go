@@ -27,6 +27,7 @@ import (
 	"github.com/cnnlab/cnnlab/datasets"
 	"github.com/cnnlab/cnnlab/onnxexport"
 	"github.com/cnnlab/cnnlab/onnxexport/internal/fixture"
+	"github.com/cnnlab/cnnlab/training"
 	"github.com/gomlx/compute"
 	"github.com/pkg/errors"
 	"golang.org/x/image/draw"
@@ -92,8 +93,8 @@ func run(out string, n, epochs int, modelDir string) error {
 	var t *cnn.Trained
 	steps := 0
 	if modelDir != "" {
-		var state *cnn.CheckpointState
-		if t, state, err = cnn.LoadModel(modelDir); err != nil {
+		var state *training.CheckpointState
+		if t, state, err = training.LoadModel(modelDir); err != nil {
 			return err
 		}
 		steps = state.GlobalStep
@@ -156,7 +157,7 @@ func run(out string, n, epochs int, modelDir string) error {
 		e.ClassID = t.Model.ClassIDs[e.Index]
 		e.Name = t.Model.ClassName(e.Index)
 	}
-	if err := cnn.SaveModel(filepath.Join(out, "saved"), t, &cnn.CheckpointState{GlobalStep: steps}); err != nil {
+	if err := training.SaveModel(filepath.Join(out, "saved"), t, &training.CheckpointState{GlobalStep: steps}); err != nil {
 		return err
 	}
 	if err := writeExtras(out, set); err != nil {

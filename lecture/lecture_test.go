@@ -1,49 +1,20 @@
-package cnn
+package lecture
 
 import (
 	"fmt"
 	"reflect"
-	"sync"
 	"testing"
 
-	"github.com/cnnlab/cnnlab/backend"
-	"github.com/cnnlab/cnnlab/internal/testenv"
+	"github.com/cnnlab/cnnlab/cnn"
+	"github.com/cnnlab/cnnlab/internal/testkit"
 	"github.com/gomlx/compute"
 )
-
-// testBackends are the backends every worked example runs on.
-var testBackends = []string{"xla:cpu", "go"}
-
-// backendCache shares one backend per configuration among the tests of the package.
-var backendCache sync.Map
-
-// testBackend returns the backend for config, skipping the test if it cannot be created (e.g.
-// the XLA plugin is missing on this machine).
-func testBackend(t *testing.T, config string) compute.Backend {
-	t.Helper()
-	if b, ok := backendCache.Load(config); ok {
-		return b.(compute.Backend)
-	}
-	b, err := backend.New(config)
-	if err != nil {
-		testenv.SkipOrFail(t, "backend %q not available: %v", config, err)
-	}
-	actual, _ := backendCache.LoadOrStore(config, b)
-	return actual.(compute.Backend)
-}
-
-// forEachBackend runs test as a sub-test on every backend of testBackends.
-func forEachBackend(t *testing.T, test func(t *testing.T, b compute.Backend)) {
-	for _, config := range testBackends {
-		t.Run(config, func(t *testing.T) { test(t, testBackend(t, config)) })
-	}
-}
 
 // The values of the slides are small integers (or quarters), so every result is exact in float32
 // whatever the order of summation: the tests compare with ==.
 
 func TestHandConvolution(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b compute.Backend) {
+	testkit.ForEachBackend(t, func(t *testing.T, b compute.Backend) {
 		got, err := HandConvolution(b)
 		if err != nil {
 			t.Fatal(err)
@@ -68,7 +39,7 @@ func TestHandConvolution(t *testing.T) {
 // referenceConv2D is a plain-Go single-channel cross-correlation with zero padding, the reference
 // for Convolve2D.
 func referenceConv2D(input, kernel [][]float32, stride, padding int) [][]float32 {
-	padded := referencePad(input, padding, PadZeros)
+	padded := referencePad(input, padding, cnn.PadZeros)
 	return referenceValidConv(padded, kernel, stride)
 }
 
@@ -91,7 +62,7 @@ func referenceValidConv(input, kernel [][]float32, stride int) [][]float32 {
 }
 
 // referencePad pads a matrix by p on each side with zeros or by replicating the border.
-func referencePad(input [][]float32, p int, mode PadMode) [][]float32 {
+func referencePad(input [][]float32, p int, mode cnn.PadMode) [][]float32 {
 	h, w := len(input), len(input[0])
 	clamp := func(v, n int) int { return min(max(v, 0), n-1) }
 	out := make([][]float32, h+2*p)
@@ -103,7 +74,7 @@ func referencePad(input [][]float32, p int, mode PadMode) [][]float32 {
 			switch {
 			case inside:
 				out[i][j] = input[si][sj]
-			case mode == PadReplicate:
+			case mode == cnn.PadReplicate:
 				out[i][j] = input[clamp(si, h)][clamp(sj, w)]
 			}
 		}
@@ -112,7 +83,7 @@ func referencePad(input [][]float32, p int, mode PadMode) [][]float32 {
 }
 
 func TestRunConv2DStrideAndPadding(t *testing.T) {
-	input, kernel := LectureStrideInput(), LectureStrideKernel()
+	input, kernel := StrideInput(), StrideKernel()
 	// The slide's example is fixed by its exact (corrected) values; stride 1 keeps the 5×5 size
 	// with padding (k−1)/2 = 1 and is checked against the plain-Go reference.
 	tests := []struct {
@@ -120,18 +91,18 @@ func TestRunConv2DStrideAndPadding(t *testing.T) {
 		opts ConvOptions
 		want [][]float32
 	}{
-		{"slide stride 2 padding 1 (corrected)", LectureStrideOptions(),
+		{"slide stride 2 padding 1 (corrected)", StrideOptions(),
 			[][]float32{{1, 5, 6}, {7, 8, 3}, {3, 10, 4}}},
 		{"stride 1 padding 1 keeps 5x5", ConvOptions{Stride: 1, Padding: 1},
 			referenceConv2D(input, kernel, 1, 1)},
 		{"stride 1 no padding", ConvOptions{}, referenceConv2D(input, kernel, 1, 0)},
-		{"stride 2 padding 1 reference", LectureStrideOptions(), referenceConv2D(input, kernel, 2, 1)},
-		{"replicate padding 1", ConvOptions{Padding: 1, PadMode: PadReplicate},
-			referenceValidConv(referencePad(input, 1, PadReplicate), kernel, 1)},
-		{"replicate padding 2 stride 2", ConvOptions{Padding: 2, Stride: 2, PadMode: PadReplicate},
-			referenceValidConv(referencePad(input, 2, PadReplicate), kernel, 2)},
+		{"stride 2 padding 1 reference", StrideOptions(), referenceConv2D(input, kernel, 2, 1)},
+		{"replicate padding 1", ConvOptions{Padding: 1, PadMode: cnn.PadReplicate},
+			referenceValidConv(referencePad(input, 1, cnn.PadReplicate), kernel, 1)},
+		{"replicate padding 2 stride 2", ConvOptions{Padding: 2, Stride: 2, PadMode: cnn.PadReplicate},
+			referenceValidConv(referencePad(input, 2, cnn.PadReplicate), kernel, 2)},
 	}
-	forEachBackend(t, func(t *testing.T, b compute.Backend) {
+	testkit.ForEachBackend(t, func(t *testing.T, b compute.Backend) {
 		for _, tc := range tests {
 			got, err := RunConv2D(b, input, kernel, tc.opts)
 			if err != nil {
@@ -146,7 +117,7 @@ func TestRunConv2DStrideAndPadding(t *testing.T) {
 
 func TestSlideStrideOutputErratum(t *testing.T) {
 	// The slide's printed map differs from the true convolution (a known error of the figure).
-	ref := referenceConv2D(LectureStrideInput(), LectureStrideKernel(), 2, 1)
+	ref := referenceConv2D(StrideInput(), StrideKernel(), 2, 1)
 	if reflect.DeepEqual(ref, SlideStrideOutputErratum()) {
 		t.Fatalf("the slide's printed output %v equals the computed one; it is documented as an erratum",
 			SlideStrideOutputErratum())
@@ -157,9 +128,9 @@ func TestSlideStrideOutputErratum(t *testing.T) {
 }
 
 func TestRunPad2D(t *testing.T) {
-	input := LectureStrideInput()
-	forEachBackend(t, func(t *testing.T, b compute.Backend) {
-		for _, mode := range []PadMode{PadZeros, PadReplicate} {
+	input := StrideInput()
+	testkit.ForEachBackend(t, func(t *testing.T, b compute.Backend) {
+		for _, mode := range []cnn.PadMode{cnn.PadZeros, cnn.PadReplicate} {
 			for _, p := range []int{0, 1, 2} {
 				got, err := RunPad2D(b, input, p, mode)
 				if err != nil {
@@ -171,7 +142,7 @@ func TestRunPad2D(t *testing.T) {
 			}
 		}
 		// A hand-written corner: replicate padding copies the corner value 2 into the 3×3 corner.
-		got, err := RunPad2D(b, [][]float32{{2, 3}, {0, 1}}, 1, PadReplicate)
+		got, err := RunPad2D(b, [][]float32{{2, 3}, {0, 1}}, 1, cnn.PadReplicate)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -190,9 +161,9 @@ func TestRunPool2D(t *testing.T) {
 		{PoolAverage, [][]float32{{4.25, 4.25}, {4.25, 3.5}}},
 		{PoolMax, [][]float32{{9, 7}, {8, 6}}},
 	}
-	forEachBackend(t, func(t *testing.T, b compute.Backend) {
+	testkit.ForEachBackend(t, func(t *testing.T, b compute.Backend) {
 		for _, tc := range tests {
-			got, err := RunPool2D(b, LecturePoolInput(), 2, 2, tc.op)
+			got, err := RunPool2D(b, PoolInput(), 2, 2, tc.op)
 			if err != nil {
 				t.Fatalf("%s: %v", tc.op, err)
 			}
@@ -204,17 +175,17 @@ func TestRunPool2D(t *testing.T) {
 }
 
 func TestRunErrors(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b compute.Backend) {
-		if _, err := RunConv2D(b, [][]float32{{1, 2}, {3}}, LectureStrideKernel(), ConvOptions{}); err == nil {
+	testkit.ForEachBackend(t, func(t *testing.T, b compute.Backend) {
+		if _, err := RunConv2D(b, [][]float32{{1, 2}, {3}}, StrideKernel(), ConvOptions{}); err == nil {
 			t.Error("RunConv2D accepted a ragged input")
 		}
-		if _, err := RunConv2D(b, [][]float32{{1}}, LectureStrideKernel(), ConvOptions{}); err == nil {
+		if _, err := RunConv2D(b, [][]float32{{1}}, StrideKernel(), ConvOptions{}); err == nil {
 			t.Error("RunConv2D accepted a kernel larger than the input")
 		}
-		if _, err := RunPad2D(b, LecturePoolInput(), 1, PadMode("circular")); err == nil {
+		if _, err := RunPad2D(b, PoolInput(), 1, cnn.PadMode("circular")); err == nil {
 			t.Error("RunPad2D accepted an unknown padding mode")
 		}
-		if _, err := RunPool2D(b, LecturePoolInput(), 2, 2, PoolOp("median")); err == nil {
+		if _, err := RunPool2D(b, PoolInput(), 2, 2, PoolOp("median")); err == nil {
 			t.Error("RunPool2D accepted an unknown pooling operation")
 		}
 	})
@@ -236,13 +207,13 @@ func TestOutputSize(t *testing.T) {
 		{5, 3, 1, -1, 0}, // invalid padding.
 	}
 	for _, tc := range tests {
-		if got := OutputSize(tc.n, tc.kernel, tc.stride, tc.padding); got != tc.want {
+		if got := cnn.OutputSize(tc.n, tc.kernel, tc.stride, tc.padding); got != tc.want {
 			t.Errorf("OutputSize(n=%d, k=%d, s=%d, p=%d) = %d, want %d",
 				tc.n, tc.kernel, tc.stride, tc.padding, got, tc.want)
 		}
 	}
 	// The lecture CNN: 32 → conv k5 s4 p2 → conv k3 s1 p1 → avgpool 4; 64 channels · 2 · 2 = 256.
-	size := OutputSize(OutputSize(OutputSize(32, 5, 4, 2), 3, 1, 1), 4, 4, 0)
+	size := cnn.OutputSize(cnn.OutputSize(cnn.OutputSize(32, 5, 4, 2), 3, 1, 1), 4, 4, 0)
 	if flat := 64 * size * size; flat != 256 {
 		t.Errorf("lecture CNN flattens to %d features, want 256", flat)
 	}
@@ -250,6 +221,6 @@ func TestOutputSize(t *testing.T) {
 
 // ExampleOutputSize shows the formula on the lecture CNN's first convolution.
 func ExampleOutputSize() {
-	fmt.Println(OutputSize(32, 5, 4, 2))
+	fmt.Println(cnn.OutputSize(32, 5, 4, 2))
 	// Output: 8
 }

@@ -1,22 +1,19 @@
-package cnn
+package training
 
 import (
 	"context"
 	"time"
 
+	"github.com/cnnlab/cnnlab/cnn"
 	"github.com/cnnlab/cnnlab/datasets"
 	"github.com/gomlx/compute"
 	"github.com/pkg/errors"
 )
 
-// LectureClasses are the CIFAR-100 classes of the lecture's experiment: apple (0), otter (55) and
-// pickup_truck (58).
-var LectureClasses = []string{"0", "55", "58"}
-
 // Experiment is one training run: a model trained on a training set and evaluated on a test set.
 type Experiment struct {
 	// Model is the architecture; its ClassIDs and ClassNames are set from Train by Run if empty.
-	Model *Model
+	Model *cnn.Model
 	// Train and Test are the sets (Test may be nil).
 	Train, Test *datasets.Set
 	// Config holds the hyper-parameters; Config.Seed also seeds the initial weights.
@@ -25,10 +22,10 @@ type Experiment struct {
 
 // ExperimentResult holds the outcome of Experiment.Run.
 type ExperimentResult struct {
-	Trained *Trained
+	Trained *cnn.Trained
 	History []EpochStats
 	// TrainEval and TestEval evaluate the final weights on the whole sets (TestEval nil without Test).
-	TrainEval, TestEval *Evaluation
+	TrainEval, TestEval *cnn.Evaluation
 	// TrainSeconds is the wall time of Train (including graph compilation and per-epoch evaluation).
 	TrainSeconds float64
 }
@@ -43,7 +40,7 @@ func (e *Experiment) Run(ctx context.Context, b compute.Backend) (*ExperimentRes
 		e.Model.ClassIDs = append([]int(nil), e.Train.ClassIDs...)
 		e.Model.ClassNames = append([]string(nil), e.Train.ClassNames...)
 	}
-	t, err := NewTrained(e.Model, e.Config.Seed)
+	t, err := cnn.NewTrained(e.Model, e.Config.Seed)
 	if err != nil {
 		return nil, err
 	}
@@ -53,7 +50,7 @@ func (e *Experiment) Run(ctx context.Context, b compute.Backend) (*ExperimentRes
 		return nil, err
 	}
 	r := &ExperimentResult{Trained: t, History: history, TrainSeconds: time.Since(start).Seconds()}
-	ev := NewEvaluator(b, t)
+	ev := cnn.NewEvaluator(b, t)
 	if r.TrainEval, err = ev.Evaluate(e.Train); err != nil {
 		return nil, err
 	}

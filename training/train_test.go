@@ -1,4 +1,4 @@
-package cnn
+package training
 
 import (
 	"context"
@@ -10,8 +10,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cnnlab/cnnlab/cnn"
 	"github.com/cnnlab/cnnlab/datasets"
 	"github.com/cnnlab/cnnlab/internal/testenv"
+	"github.com/cnnlab/cnnlab/internal/testkit"
+	"github.com/cnnlab/cnnlab/lecture"
 )
 
 // lectureSets loads the lecture's 3-class subsets of the real CIFAR-100, or skips the test.
@@ -22,7 +25,7 @@ func lectureSets(t *testing.T) (train, test *datasets.Set) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	train, test, err = data.Subset(LectureClasses...)
+	train, test, err = data.Subset(lecture.ClassIDs()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,10 +55,10 @@ const (
 
 func TestLectureExperimentRealData(t *testing.T) {
 	trainSet, testSet := lectureSets(t)
-	b := newBackends(t)["xla:cpu"]
+	b := testkit.Backends(t)["xla:cpu"]
 	cfg := DefaultTrainConfig()
 	cfg.Epochs = epochsFromEnv(t, cfg.Epochs)
-	e := &Experiment{Model: LectureCNN(3), Train: trainSet, Test: testSet, Config: cfg}
+	e := &Experiment{Model: cnn.LectureCNN(3), Train: trainSet, Test: testSet, Config: cfg}
 	r, err := e.Run(context.Background(), b)
 	if err != nil {
 		t.Fatal(err)
@@ -73,29 +76,6 @@ func TestLectureExperimentRealData(t *testing.T) {
 	}
 }
 
-// syntheticSet returns n images of 3 classes whose colour depends on the class (plus noise), so
-// that a few steps of training change the predictions.
-func syntheticSet(n int, seed uint32) *datasets.Set {
-	s := &datasets.Set{Name: "synthetic", ClassIDs: []int{0, 55, 58}, ClassNames: []string{"apple", "otter", "pickup_truck"}}
-	state := seed
-	for i := range n {
-		label := int32(i % 3)
-		s.Labels = append(s.Labels, label)
-		s.Coarse = append(s.Coarse, 0)
-		for c := range 3 {
-			for range 1024 {
-				state = state*1664525 + 1013904223
-				v := int(state>>24) / 2
-				if int32(c) == label {
-					v += 120
-				}
-				s.Pixels = append(s.Pixels, uint8(v))
-			}
-		}
-	}
-	return s
-}
-
 // quickConfig is a short training on the synthetic set.
 func quickConfig(epochs int) TrainConfig {
 	cfg := DefaultTrainConfig()
@@ -103,35 +83,15 @@ func quickConfig(epochs int) TrainConfig {
 	return cfg
 }
 
-// allWeights returns every parameter of t, concatenated in layer order.
-func allWeights(t *testing.T, tr *Trained) []float32 {
-	t.Helper()
-	var all []float32
-	err := tr.Model.Walk(func(n Node) error {
-		params, err := tr.LayerParams(n.Path)
-		if err != nil {
-			return err
-		}
-		for _, ps := range n.Layer.Params() {
-			all = append(all, params[ps.Name].Data...)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return all
-}
-
 func TestEvaluationSeesCurrentWeights(t *testing.T) {
-	set := syntheticSet(96, 1)
-	for name, b := range newBackends(t) {
+	set := testkit.SyntheticSet(96, 1)
+	for name, b := range testkit.Backends(t) {
 		t.Run(name, func(t *testing.T) {
-			tr, err := NewTrained(LectureCNN(3), 1)
+			tr, err := cnn.NewTrained(cnn.LectureCNN(3), 1)
 			if err != nil {
 				t.Fatal(err)
 			}
-			ev := NewEvaluator(b, tr) // One evaluator for the whole test, as between epochs.
+			ev := cnn.NewEvaluator(b, tr) // One evaluator for the whole test, as between epochs.
 			var losses []float64
 			for round := range 3 {
 				if round > 0 {
@@ -154,19 +114,19 @@ func TestEvaluationSeesCurrentWeights(t *testing.T) {
 }
 
 func TestTrainRepeatable(t *testing.T) {
-	set := syntheticSet(96, 2)
-	b := newBackends(t)["xla:cpu"]
+	set := testkit.SyntheticSet(96, 2)
+	b := testkit.Backends(t)["xla:cpu"]
 	run := func(seed int64) []float32 {
 		cfg := quickConfig(1)
 		cfg.Seed = seed
-		tr, err := NewTrained(LectureCNN(3), seed)
+		tr, err := cnn.NewTrained(cnn.LectureCNN(3), seed)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if _, err := Train(context.Background(), b, tr, set, nil, cfg); err != nil {
 			t.Fatal(err)
 		}
-		return allWeights(t, tr)
+		return flatValues(t, tr)
 	}
 	a, again, other := run(5), run(5), run(6)
 	if !slicesEqual(a, again) {
@@ -194,18 +154,18 @@ func slicesEqual(a, b []float32) bool {
 // ends bit-identical to an uninterrupted run — weights, BatchNorm2d statistics and Dropout's random
 // state included (the model with every layer).
 func TestCheckpointResume(t *testing.T) {
-	for _, newModel := range []func(int) *Model{LectureCNN, EveryLayerModel} {
+	for _, newModel := range []func(int) *cnn.Model{cnn.LectureCNN, cnn.EveryLayerModel} {
 		t.Run(newModel(3).Name, func(t *testing.T) { testCheckpointResume(t, newModel) })
 	}
 }
 
 // testCheckpointResume is TestCheckpointResume for one model.
-func testCheckpointResume(t *testing.T, newModel func(int) *Model) {
-	set := syntheticSet(96, 3) // 6 steps of 16 per epoch.
-	b := newBackends(t)["xla:cpu"]
+func testCheckpointResume(t *testing.T, newModel func(int) *cnn.Model) {
+	set := testkit.SyntheticSet(96, 3) // 6 steps of 16 per epoch.
+	b := testkit.Backends(t)["xla:cpu"]
 	const epochs, interruptAt = 2, 8 // Interrupted in the middle of the second epoch.
 
-	reference, err := NewTrained(newModel(3), 1)
+	reference, err := cnn.NewTrained(newModel(3), 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,12 +184,12 @@ func testCheckpointResume(t *testing.T, newModel func(int) *Model) {
 		}
 		return nil
 	}
-	first, _ := NewTrained(newModel(3), 1)
+	first, _ := cnn.NewTrained(newModel(3), 1)
 	if _, err := Train(context.Background(), b, first, set, set, cfg); !errors.Is(err, errInterrupt) {
 		t.Fatalf("first run: got %v, want the interruption", err)
 	}
 	cfg.AfterStep = nil
-	resumed, _ := NewTrained(newModel(3), 1) // A fresh process: new weights, restored from dir.
+	resumed, _ := cnn.NewTrained(newModel(3), 1) // A fresh process: new weights, restored from dir.
 	history, err := Train(context.Background(), b, resumed, set, set, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -237,7 +197,7 @@ func testCheckpointResume(t *testing.T, newModel func(int) *Model) {
 	if len(history) != epochs || history[1].Step != refHistory[1].Step {
 		t.Fatalf("resumed history %+v, want %d epochs as %+v", history, epochs, refHistory)
 	}
-	if !slicesEqual(allWeights(t, resumed), allWeights(t, reference)) {
+	if !slicesEqual(flatValues(t, resumed), flatValues(t, reference)) {
 		t.Error("weights after interruption and resume differ from an uninterrupted training")
 	}
 	if history[1].TestAccuracy != refHistory[1].TestAccuracy {
@@ -254,16 +214,16 @@ func testCheckpointResume(t *testing.T, newModel func(int) *Model) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if state.Epoch != epochs || !slicesEqual(allWeights(t, loaded), allWeights(t, reference)) {
-		t.Errorf("LoadModel: epoch %d, weights equal %v", state.Epoch, slicesEqual(allWeights(t, loaded), allWeights(t, reference)))
+	if state.Epoch != epochs || !slicesEqual(flatValues(t, loaded), flatValues(t, reference)) {
+		t.Errorf("LoadModel: epoch %d, weights equal %v", state.Epoch, slicesEqual(flatValues(t, loaded), flatValues(t, reference)))
 	}
 }
 
 func TestCheckpointErrors(t *testing.T) {
-	set := syntheticSet(48, 4)
-	b := newBackends(t)["xla:cpu"]
+	set := testkit.SyntheticSet(48, 4)
+	b := testkit.Backends(t)["xla:cpu"]
 	dir := t.TempDir()
-	tr, _ := NewTrained(LectureCNN(3), 1)
+	tr, _ := cnn.NewTrained(cnn.LectureCNN(3), 1)
 	if err := SaveModel(dir, tr, &CheckpointState{}); err != nil {
 		t.Fatal(err)
 	}
@@ -303,9 +263,9 @@ func TestCheckpointErrors(t *testing.T) {
 }
 
 func TestTrainDetectsNaN(t *testing.T) {
-	set := syntheticSet(48, 5)
-	b := newBackends(t)["xla:cpu"]
-	tr, _ := NewTrained(LectureCNN(3), 1)
+	set := testkit.SyntheticSet(48, 5)
+	b := testkit.Backends(t)["xla:cpu"]
+	tr, _ := cnn.NewTrained(cnn.LectureCNN(3), 1)
 	params, _ := tr.Weights(7)
 	params["bias"].Data[0] = float32(math.NaN())
 	if err := tr.SetWeights(7, params); err != nil {
@@ -315,4 +275,14 @@ func TestTrainDetectsNaN(t *testing.T) {
 	if !errors.Is(err, ErrNonFinite) || !strings.Contains(err.Error(), "step 1") {
 		t.Errorf("Train with a NaN weight = %v, want ErrNonFinite at step 1", err)
 	}
+}
+
+// flatValues returns every parameter and buffer of tr (Trained.FlatValues), failing the test on error.
+func flatValues(t *testing.T, tr *cnn.Trained) []float32 {
+	t.Helper()
+	v, err := tr.FlatValues()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }

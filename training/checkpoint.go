@@ -1,4 +1,4 @@
-package cnn
+package training
 
 import (
 	"bytes"
@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cnnlab/cnnlab/cnn"
+	"github.com/cnnlab/cnnlab/internal/atomicfile"
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
@@ -79,18 +81,18 @@ func HasCheckpoint(dir string) (bool, error) {
 // first the weights file, then model.json and checkpoint.json, each to a temporary file renamed
 // into place, so an interruption at any time leaves the previous or the new checkpoint whole.
 // Older weights files are removed afterwards.
-func SaveCheckpoint(dir string, t *Trained, state *CheckpointState) error {
+func SaveCheckpoint(dir string, t *cnn.Trained, state *CheckpointState) error {
 	return saveDir(dir, t, state, true)
 }
 
 // SaveModel writes the model description and its weights (no optimizer state) to dir, in the
 // checkpoint layout, so LoadModel (and the eval and predict commands) can read them back.
-func SaveModel(dir string, t *Trained, state *CheckpointState) error {
+func SaveModel(dir string, t *cnn.Trained, state *CheckpointState) error {
 	return saveDir(dir, t, state, false)
 }
 
 // saveDir writes a checkpoint (all variables) or a model (model variables only).
-func saveDir(dir string, t *Trained, state *CheckpointState, allVariables bool) error {
+func saveDir(dir string, t *cnn.Trained, state *CheckpointState, allVariables bool) error {
 	write, err := snapshotDir(dir, t, state, allVariables)
 	if err != nil {
 		return err
@@ -100,11 +102,11 @@ func saveDir(dir string, t *Trained, state *CheckpointState, allVariables bool) 
 
 // snapshotDir copies the variables (to the host, encoded) and the state, and returns the function
 // that writes them to dir (hashing, files, renames, fsyncs): the training may go on while it runs.
-func snapshotDir(dir string, t *Trained, state *CheckpointState, allVariables bool) (write func() error, err error) {
+func snapshotDir(dir string, t *cnn.Trained, state *CheckpointState, allVariables bool) (write func() error, err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, errors.Wrapf(err, "creating checkpoint directory %q", dir)
 	}
-	data, err := encodeVariables(t.store, allVariables)
+	data, err := encodeVariables(t.Store(), allVariables)
 	if err != nil {
 		return nil, errors.WithMessagef(err, "saving checkpoint in %q", dir)
 	}
@@ -115,12 +117,12 @@ func snapshotDir(dir string, t *Trained, state *CheckpointState, allVariables bo
 }
 
 // writeDir writes the encoded variables data, the model and the state st to dir.
-func writeDir(dir string, m *Model, st *CheckpointState, data []byte) error {
+func writeDir(dir string, m *cnn.Model, st *CheckpointState, data []byte) error {
 	sum := sha256.Sum256(data)
 	st.Format = checkpointFormat
 	st.WeightsFile = fmt.Sprintf("weights-%08d.bin", st.GlobalStep)
 	st.WeightsSHA256 = hex.EncodeToString(sum[:])
-	if err := writeFileAtomic(filepath.Join(dir, st.WeightsFile), data); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, st.WeightsFile), data); err != nil {
 		return err
 	}
 	if err := m.SaveJSON(filepath.Join(dir, ModelFile)); err != nil {
@@ -130,7 +132,7 @@ func writeDir(dir string, m *Model, st *CheckpointState, data []byte) error {
 	if err != nil {
 		return errors.Wrap(err, "encoding checkpoint state")
 	}
-	if err := writeFileAtomic(filepath.Join(dir, CheckpointFile), append(stateJSON, '\n')); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, CheckpointFile), append(stateJSON, '\n')); err != nil {
 		return err
 	}
 	return removeOldWeights(dir, st.WeightsFile)
@@ -154,7 +156,7 @@ func removeOldWeights(dir, keep string) error {
 
 // isModelVariable reports whether a store path belongs to the model's layers.
 func isModelVariable(path string) bool {
-	return strings.HasPrefix(path, "/"+ModelScope+"/")
+	return strings.HasPrefix(path, "/"+cnn.ModelScope+"/")
 }
 
 // encodeVariables serialises the store's variables (or only the model's) with gob, in layout
@@ -234,12 +236,12 @@ func readWeights(dir string, state *CheckpointState) ([]byte, error) {
 
 // RestoreCheckpoint loads the checkpoint of dir into t (whose model must match the saved one):
 // all saved variables, including optimizer state, are set in t's store. It returns the state.
-func RestoreCheckpoint(dir string, t *Trained) (*CheckpointState, error) {
+func RestoreCheckpoint(dir string, t *cnn.Trained) (*CheckpointState, error) {
 	state, err := readState(dir)
 	if err != nil {
 		return nil, err
 	}
-	saved, err := LoadModelJSON(filepath.Join(dir, ModelFile))
+	saved, err := cnn.LoadModelJSON(filepath.Join(dir, ModelFile))
 	if err != nil {
 		return nil, err
 	}
@@ -252,7 +254,7 @@ func RestoreCheckpoint(dir string, t *Trained) (*CheckpointState, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := decodeVariables(data, t.store, state.Format); err != nil {
+	if err := decodeVariables(data, t.Store(), state.Format); err != nil {
 		return nil, errors.WithMessagef(err, "checkpoint %q", filepath.Join(dir, state.WeightsFile))
 	}
 	return state, nil
@@ -260,7 +262,7 @@ func RestoreCheckpoint(dir string, t *Trained) (*CheckpointState, error) {
 
 // LoadModel reads a model saved by SaveModel or SaveCheckpoint in dir: its description and
 // weights (optimizer state, if any, is loaded too but unused). It also returns the saved state.
-func LoadModel(dir string) (*Trained, *CheckpointState, error) {
+func LoadModel(dir string) (*cnn.Trained, *CheckpointState, error) {
 	if found, err := HasCheckpoint(dir); err != nil {
 		return nil, nil, err
 	} else if !found {
@@ -269,16 +271,16 @@ func LoadModel(dir string) (*Trained, *CheckpointState, error) {
 	if _, err := readState(dir); err != nil {
 		return nil, nil, err
 	}
-	m, err := LoadModelJSON(filepath.Join(dir, ModelFile))
+	m, err := cnn.LoadModelJSON(filepath.Join(dir, ModelFile))
 	if err != nil {
 		return nil, nil, err
 	}
-	t := &Trained{Model: m, store: model.NewStore()}
+	t := cnn.NewTrainedEmpty(m)
 	state, err := RestoreCheckpoint(dir, t)
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := t.checkVariables(); err != nil {
+	if err := t.CheckVariables(); err != nil {
 		return nil, nil, errors.WithMessagef(err, "saved model %q does not match its description %s", dir, ModelFile)
 	}
 	return t, state, nil

@@ -1,94 +1,17 @@
-package cnn
+package lecture
 
 // The worked examples of the lecture's slides (convolution by hand, padding and stride, pooling and
 // the output-size formula), computed with GoMLX operations so that a notebook can show that the
 // library does exactly what the slides do by hand.
 
 import (
+	"github.com/cnnlab/cnnlab/cnn"
 	"github.com/gomlx/compute"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
-	timage "github.com/gomlx/gomlx/core/tensors/images"
 	"github.com/gomlx/gomlx/support/exceptions"
 	"github.com/pkg/errors"
 )
-
-// PadReplicate pads by repeating the border values outward (PyTorch's padding_mode="replicate",
-// NumPy's "edge"): the lecture's second way of padding, besides zeros.
-const PadReplicate PadMode = "replicate"
-
-// nchw returns the axes configuration of Convolve2D: input and output [batch, channels, height,
-// width], kernel in PyTorch's layout [out_channels, in_channels/groups, height, width].
-func nchw() graph.ConvolveAxesConfig {
-	return graph.ConvolveAxesConfig{
-		InputBatch: 0, InputChannels: 1, InputSpatial: []int{2, 3},
-		KernelOutputChannels: 0, KernelInputChannels: 1, KernelSpatial: []int{2, 3},
-		OutputBatch: 0, OutputChannels: 1, OutputSpatial: []int{2, 3},
-	}
-}
-
-// OutputSize returns the size of a convolution's (or pooling's) output along one spatial axis, the
-// lecture's formula ⌊(n + 2p − k)/s⌋ + 1 for an input of size n, kernel size k, stride s and
-// padding p on each side. It returns 0 when the arguments are invalid (n or k < 1, s < 1, p < 0)
-// or when the kernel does not fit in the padded input.
-func OutputSize(n, kernel, stride, padding int) int {
-	if n < 1 || kernel < 1 || stride < 1 || padding < 0 || n+2*padding < kernel {
-		return 0
-	}
-	return (n+2*padding-kernel)/stride + 1
-}
-
-// Pad2D pads the two spatial axes of x, shaped NCHW ([batch, channels, height, width]), by p
-// values on each side: with zeros for PadZeros (or an empty mode), or with copies of the border
-// values for PadReplicate.
-//
-// GoMLX's Pad only fills with a constant, so replicate padding concatenates copies of the first
-// and last row (column). This is a graph-building function and panics on invalid arguments, as
-// GoMLX's operations do.
-func Pad2D(x *graph.Node, p int, mode PadMode) *graph.Node {
-	if x.Rank() != 4 {
-		exceptions.Panicf("Pad2D: x must be NCHW (rank 4), got shape %s", x.Shape())
-	}
-	if p < 0 {
-		exceptions.Panicf("Pad2D: padding must be ≥ 0, got %d", p)
-	}
-	switch mode {
-	case PadZeros, "":
-		if p == 0 {
-			return x
-		}
-		zero := graph.ScalarZero(x.Graph(), x.DType())
-		return graph.Pad(x, zero, graph.PadAxis{}, graph.PadAxis{}, graph.PadAxis{Start: p, End: p},
-			graph.PadAxis{Start: p, End: p})
-	case PadReplicate:
-		return replicateAxis(replicateAxis(x, 2, p), 3, p)
-	default:
-		exceptions.Panicf("Pad2D: padding mode %q not supported (use %q or %q)", mode, PadZeros, PadReplicate)
-		return nil
-	}
-}
-
-// replicateAxis pads x along axis with p copies of its first and of its last slice.
-func replicateAxis(x *graph.Node, axis, p int) *graph.Node {
-	if p == 0 {
-		return x
-	}
-	n := x.Shape().Dimensions[axis]
-	if n < 1 {
-		exceptions.Panicf("Pad2D: cannot replicate the border of an empty axis %d of %s", axis, x.Shape())
-	}
-	first := graph.SliceAxis(x, axis, graph.AxisRange(0, 1))
-	last := graph.SliceAxis(x, axis, graph.AxisRange(n-1, n))
-	parts := make([]*graph.Node, 0, 2*p+1)
-	for range p {
-		parts = append(parts, first)
-	}
-	parts = append(parts, x)
-	for range p {
-		parts = append(parts, last)
-	}
-	return graph.Concatenate(parts, axis)
-}
 
 // ConvOptions configures Convolve2D. The zero value is a convolution with stride 1, no padding and
 // one channel group.
@@ -98,7 +21,7 @@ type ConvOptions struct {
 	// Padding is added on each side of both spatial axes; default 0.
 	Padding int `json:"padding,omitempty"`
 	// PadMode is how padding is filled: PadZeros (the default, also when empty) or PadReplicate.
-	PadMode PadMode `json:"pad_mode,omitempty"`
+	PadMode cnn.PadMode `json:"pad_mode,omitempty"`
 	// Groups splits the input channels into independent groups, as PyTorch's groups; 0 means 1.
 	// Groups equal to the number of input channels is a depthwise convolution: each output channel
 	// sees one input channel, which is how HandConvolution gets the per-channel sums of the slide.
@@ -113,36 +36,6 @@ func orOne(v int) int {
 	return v
 }
 
-// Convolve2D convolves x, shaped NCHW [batch, in_channels, height, width], with kernel, shaped as
-// PyTorch's Conv2d weight [out_channels, in_channels/groups, kh, kw]. It returns
-// [batch, out_channels, OutputSize(height, kh, stride, padding), OutputSize(width, kw, stride, padding)].
-// Like PyTorch and the slides it computes a cross-correlation (the kernel is not flipped) and adds
-// no bias.
-//
-// This is a graph-building function and panics on invalid arguments, as GoMLX's operations do.
-func Convolve2D(x, kernel *graph.Node, opts ConvOptions) *graph.Node {
-	stride, groups := orOne(opts.Stride), orOne(opts.Groups)
-	if x.Rank() != 4 || kernel.Rank() != 4 {
-		exceptions.Panicf("Convolve2D: x and kernel must have rank 4 (NCHW, OIHW), got %s and %s",
-			x.Shape(), kernel.Shape())
-	}
-	if stride < 1 || opts.Padding < 0 || groups < 1 {
-		exceptions.Panicf("Convolve2D: invalid options %+v", opts)
-	}
-	var conv *graph.ConvolutionBuilder
-	switch opts.PadMode {
-	case PadZeros, "":
-		p := opts.Padding
-		conv = graph.Convolve(x, kernel).PaddingPerDim([][2]int{{p, p}, {p, p}})
-	case PadReplicate:
-		conv = graph.Convolve(Pad2D(x, opts.Padding, PadReplicate), kernel)
-	default:
-		exceptions.Panicf("Convolve2D: padding mode %q not supported (use %q or %q)",
-			opts.PadMode, PadZeros, PadReplicate)
-	}
-	return conv.AxesConfig(nchw()).StridePerAxis(stride, stride).ChannelGroupCount(groups).Done()
-}
-
 // PoolOp is the reduction a pooling window applies.
 type PoolOp string
 
@@ -154,27 +47,8 @@ const (
 	PoolAverage PoolOp = "avg"
 )
 
-// Pool2D pools x, shaped NCHW, with square windows of size window moved by stride (no padding,
-// floor mode as PyTorch). This is a graph-building function and panics on invalid arguments.
-func Pool2D(x *graph.Node, window, stride int, op PoolOp) *graph.Node {
-	if x.Rank() != 4 || window < 1 || stride < 1 {
-		exceptions.Panicf("Pool2D: needs an NCHW input, window and stride ≥ 1; got %s, window %d, stride %d",
-			x.Shape(), window, stride)
-	}
-	var pool *graph.PoolBuilder
-	switch op {
-	case PoolMax:
-		pool = graph.MaxPool(x)
-	case PoolAverage:
-		pool = graph.MeanPool(x)
-	default:
-		exceptions.Panicf("Pool2D: pooling operation %q not supported (use %q or %q)", op, PoolMax, PoolAverage)
-	}
-	return pool.ChannelsAxis(timage.ChannelsFirst).Window(window).Strides(stride).NoPadding().Done()
-}
-
-// LectureStrideInput returns the 5×5 input of the slide "padding and stride".
-func LectureStrideInput() [][]float32 {
+// StrideInput returns the 5×5 input of the slide "padding and stride".
+func StrideInput() [][]float32 {
 	return [][]float32{
 		{2, 2, 3, 3, 3},
 		{0, 1, 3, 0, 3},
@@ -184,8 +58,8 @@ func LectureStrideInput() [][]float32 {
 	}
 }
 
-// LectureStrideKernel returns the 3×3 kernel of the slide "padding and stride".
-func LectureStrideKernel() [][]float32 {
+// StrideKernel returns the 3×3 kernel of the slide "padding and stride".
+func StrideKernel() [][]float32 {
 	return [][]float32{
 		{2, 0, 1},
 		{1, 0, 0},
@@ -193,10 +67,10 @@ func LectureStrideKernel() [][]float32 {
 	}
 }
 
-// LectureStrideOptions returns the convolution options of the slide "padding and stride": zero
+// StrideOptions returns the convolution options of the slide "padding and stride": zero
 // padding 1 and stride 2, which turn the 5×5 input into a 3×3 map.
-func LectureStrideOptions() ConvOptions {
-	return ConvOptions{Stride: 2, Padding: 1, PadMode: PadZeros}
+func StrideOptions() ConvOptions {
+	return ConvOptions{Stride: 2, Padding: 1, PadMode: cnn.PadZeros}
 }
 
 // SlideStrideOutputErratum returns the output the slide prints for the "padding and stride"
@@ -212,8 +86,8 @@ func SlideStrideOutputErratum() [][]float32 {
 	}
 }
 
-// LecturePoolInput returns the 4×4 input of the pooling slide (2×2 windows, stride 2).
-func LecturePoolInput() [][]float32 {
+// PoolInput returns the 4×4 input of the pooling slide (2×2 windows, stride 2).
+func PoolInput() [][]float32 {
 	return [][]float32{
 		{2, 2, 7, 3},
 		{9, 4, 6, 1},
@@ -222,10 +96,10 @@ func LecturePoolInput() [][]float32 {
 	}
 }
 
-// LectureConvInput returns the top-left corner (2×2 pixels) of the RGB image of the slide
+// ConvInput returns the top-left corner (2×2 pixels) of the RGB image of the slide
 // "convolution by hand", as [channel R,G,B][row][column]. On the slide the image is zero-padded,
 // so the kernel's first window covers a row and a column of zeros and these four pixels.
-func LectureConvInput() [][][]float32 {
+func ConvInput() [][][]float32 {
 	return [][][]float32{
 		{{156, 155}, {153, 154}}, // R
 		{{167, 166}, {164, 165}}, // G
@@ -233,9 +107,9 @@ func LectureConvInput() [][][]float32 {
 	}
 }
 
-// LectureConvKernel returns the 3×3×3 kernel of the slide "convolution by hand", as
+// ConvKernel returns the 3×3×3 kernel of the slide "convolution by hand", as
 // [channel R,G,B][row][column].
-func LectureConvKernel() [][][]float32 {
+func ConvKernel() [][][]float32 {
 	return [][][]float32{
 		{{-1, -1, 1}, {0, 1, -1}, {0, 1, 1}}, // R
 		{{1, 0, 0}, {1, -1, -1}, {1, 0, -1}}, // G
@@ -243,8 +117,8 @@ func LectureConvKernel() [][][]float32 {
 	}
 }
 
-// LectureConvBias is the bias of the slide "convolution by hand".
-const LectureConvBias float32 = 1
+// ConvBias is the bias of the slide "convolution by hand".
+const ConvBias float32 = 1
 
 // HandConvResult is the slide "convolution by hand" computed with GoMLX.
 type HandConvResult struct {
@@ -259,12 +133,12 @@ type HandConvResult struct {
 }
 
 // HandConvolution computes the slide "convolution by hand" on backend b: it pads
-// LectureConvInput with one row and one column of zeros (top and left, as at the corner of the
+// ConvInput with one row and one column of zeros (top and left, as at the corner of the
 // padded image), then computes the per-channel sums with a depthwise convolution (groups = 3) and
-// the output with the full convolution plus LectureConvBias. The slide gives channel sums 308,
+// the output with the full convolution plus ConvBias. The slide gives channel sums 308,
 // −498, 164 and output −25.
 func HandConvolution(b compute.Backend) (HandConvResult, error) {
-	input := tensors.FromValue([][][][]float32{LectureConvInput()})
+	input := tensors.FromValue([][][][]float32{ConvInput()})
 	outs, err := callGraph(b, func(g *graph.Graph, in []*graph.Node) []*graph.Node {
 		return []*graph.Node{graph.Pad(in[0], graph.ScalarZero(g, in[0].DType()), graph.PadAxis{}, graph.PadAxis{},
 			graph.PadAxis{Start: 1}, graph.PadAxis{Start: 1})}
@@ -274,30 +148,30 @@ func HandConvolution(b compute.Backend) (HandConvResult, error) {
 	}
 	window := outs[0].Value().([][][][]float32)[0]
 	var kernel []float32
-	for _, plane := range LectureConvKernel() {
+	for _, plane := range ConvKernel() {
 		for _, row := range plane {
 			kernel = append(kernel, row...)
 		}
 	}
 	// The model's Conv2d layer, once depthwise (groups = 3: one sum per channel) and once full.
-	run := func(layer Conv2d, params map[string]*Param) ([]float32, error) {
-		out, _, err := RunLayer(b, layer, tensors.FromValue([][][][]float32{window}), params, false, 0)
+	run := func(layer cnn.Conv2d, params map[string]*cnn.Param) ([]float32, error) {
+		out, _, err := cnn.RunLayer(b, layer, tensors.FromValue([][][][]float32{window}), params, false, 0)
 		if err != nil {
 			return nil, err
 		}
 		return tensors.CopyFlatData[float32](out)
 	}
-	sums, err := run(Conv2d{In: 3, Out: 3, Kernel: 3, Stride: 1, Groups: 3, NoBias: true, PadMode: PadZeros},
-		map[string]*Param{"weight": {Shape: []int{3, 1, 3, 3}, Data: kernel}})
+	sums, err := run(cnn.Conv2d{In: 3, Out: 3, Kernel: 3, Stride: 1, Groups: 3, NoBias: true, PadMode: cnn.PadZeros},
+		map[string]*cnn.Param{"weight": {Shape: []int{3, 1, 3, 3}, Data: kernel}})
 	if err != nil {
 		return HandConvResult{}, errors.WithMessage(err, "convolution by hand: channel sums")
 	}
-	output, err := run(Conv2d{In: 3, Out: 1, Kernel: 3, Stride: 1, PadMode: PadZeros},
-		map[string]*Param{"weight": {Shape: []int{1, 3, 3, 3}, Data: kernel}, "bias": {Shape: []int{1}, Data: []float32{LectureConvBias}}})
+	output, err := run(cnn.Conv2d{In: 3, Out: 1, Kernel: 3, Stride: 1, PadMode: cnn.PadZeros},
+		map[string]*cnn.Param{"weight": {Shape: []int{1, 3, 3, 3}, Data: kernel}, "bias": {Shape: []int{1}, Data: []float32{ConvBias}}})
 	if err != nil {
 		return HandConvResult{}, errors.WithMessage(err, "convolution by hand: output")
 	}
-	return HandConvResult{Window: window, ChannelSums: sums, Bias: LectureConvBias, Output: output[0]}, nil
+	return HandConvResult{Window: window, ChannelSums: sums, Bias: ConvBias, Output: output[0]}, nil
 }
 
 // RunConv2D convolves a single-channel image with a single square kernel on backend b, for the
@@ -320,20 +194,20 @@ func RunConv2D(b compute.Backend, input, kernel [][]float32, opts ConvOptions) (
 	}
 	mode := opts.PadMode
 	if mode == "" {
-		mode = PadZeros
+		mode = cnn.PadZeros
 	}
-	layer := Conv2d{In: 1, Out: 1, Kernel: k, Stride: orOne(opts.Stride), Padding: opts.Padding, PadMode: mode, NoBias: true}
+	layer := cnn.Conv2d{In: 1, Out: 1, Kernel: k, Stride: orOne(opts.Stride), Padding: opts.Padding, PadMode: mode, NoBias: true}
 	weight := make([]float32, 0, k*k)
 	for _, row := range kernel {
 		weight = append(weight, row...)
 	}
-	return runLayerOnImage(b, layer, input, map[string]*Param{"weight": {Shape: []int{1, 1, k, k}, Data: weight}})
+	return runLayerOnImage(b, layer, input, map[string]*cnn.Param{"weight": {Shape: []int{1, 1, k, k}, Data: weight}})
 }
 
 // runLayerOnImage runs layer on input as a [1,1,H,W] batch (RunLayer, inference) and returns the
 // [H',W'] result.
-func runLayerOnImage(b compute.Backend, layer Layer, input [][]float32, params map[string]*Param) ([][]float32, error) {
-	out, _, err := RunLayer(b, layer, tensors.FromValue([][][][]float32{{input}}), params, false, 0)
+func runLayerOnImage(b compute.Backend, layer cnn.Layer, input [][]float32, params map[string]*cnn.Param) ([][]float32, error) {
+	out, _, err := cnn.RunLayer(b, layer, tensors.FromValue([][][][]float32{{input}}), params, false, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -341,11 +215,11 @@ func runLayerOnImage(b compute.Backend, layer Layer, input [][]float32, params m
 }
 
 // RunPad2D pads a single-channel image by p on each side on backend b (Pad2D), for the notebook.
-func RunPad2D(b compute.Backend, input [][]float32, p int, mode PadMode) ([][]float32, error) {
+func RunPad2D(b compute.Backend, input [][]float32, p int, mode cnn.PadMode) ([][]float32, error) {
 	if err := checkMatrix(input); err != nil {
 		return nil, errors.WithMessage(err, "RunPad2D input")
 	}
-	return runOnImage(b, input, func(x *graph.Node) *graph.Node { return Pad2D(x, p, mode) })
+	return runOnImage(b, input, func(x *graph.Node) *graph.Node { return cnn.Pad2D(x, p, mode) })
 }
 
 // RunPool2D pools a single-channel image on backend b, for the slides' worked examples: it builds
@@ -355,12 +229,12 @@ func RunPool2D(b compute.Backend, input [][]float32, window, stride int, op Pool
 	if err := checkMatrix(input); err != nil {
 		return nil, errors.WithMessage(err, "RunPool2D input")
 	}
-	var layer Layer
+	var layer cnn.Layer
 	switch op {
 	case PoolMax:
-		layer = MaxPool2d{Kernel: window, Stride: stride}
+		layer = cnn.MaxPool2d{Kernel: window, Stride: stride}
 	case PoolAverage:
-		layer = AvgPool2d{Kernel: window, Stride: stride}
+		layer = cnn.AvgPool2d{Kernel: window, Stride: stride}
 	default:
 		return nil, errors.Errorf("RunPool2D: pooling operation %q not supported (use %q or %q)", op, PoolMax, PoolAverage)
 	}

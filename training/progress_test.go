@@ -1,4 +1,4 @@
-package cnn
+package training
 
 import (
 	"strings"

@@ -1,4 +1,4 @@
-package cnn
+package training
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/cnnlab/cnnlab/cnn"
 	"github.com/cnnlab/cnnlab/datasets"
 	"github.com/gomlx/compute"
 	"github.com/gomlx/gomlx/core/graph"
@@ -131,13 +132,13 @@ var ErrNonFinite = errors.New("loss is not finite")
 type session struct {
 	ctx      context.Context
 	backend  compute.Backend
-	trained  *Trained
+	trained  *cnn.Trained
 	trainSet *datasets.Set
 	testSet  *datasets.Set
 	cfg      TrainConfig
 	trainer  *train.Trainer
 	batches  *datasets.Batches
-	eval     *Evaluator
+	eval     *cnn.Evaluator
 	state    *CheckpointState
 	progress *Progress
 	// writing, if not nil, receives the result of the checkpoint being written in the background.
@@ -151,7 +152,7 @@ type session struct {
 // the optimizer state, the position in the epoch and the history are restored, and the batches
 // are those an uninterrupted run would have seen. Cancelling ctx saves a checkpoint (if configured)
 // and returns ctx's error. A NaN or infinite loss stops training with ErrNonFinite.
-func Train(ctx context.Context, b compute.Backend, t *Trained, trainSet, testSet *datasets.Set, cfg TrainConfig) (history []EpochStats, err error) {
+func Train(ctx context.Context, b compute.Backend, t *cnn.Trained, trainSet, testSet *datasets.Set, cfg TrainConfig) (history []EpochStats, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = errors.Errorf("training %s on %s: %v", t.Model.Name, b.Name(), r)
@@ -169,7 +170,7 @@ func Train(ctx context.Context, b compute.Backend, t *Trained, trainSet, testSet
 }
 
 // newSession checks the inputs, restores a checkpoint if there is one, and builds the trainer.
-func newSession(ctx context.Context, b compute.Backend, t *Trained, trainSet, testSet *datasets.Set, cfg TrainConfig) (*session, error) {
+func newSession(ctx context.Context, b compute.Backend, t *cnn.Trained, trainSet, testSet *datasets.Set, cfg TrainConfig) (*session, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -180,7 +181,7 @@ func newSession(ctx context.Context, b compute.Backend, t *Trained, trainSet, te
 		return nil, errors.Errorf("training set %s has %d classes, model %s has %d outputs", trainSet.Name, trainSet.NumClasses(), t.Model.Name, n)
 	}
 	s := &session{ctx: ctx, backend: b, trained: t, trainSet: trainSet, testSet: testSet, cfg: cfg,
-		state: &CheckpointState{Config: cfg}, eval: NewEvaluator(b, t)}
+		state: &CheckpointState{Config: cfg}, eval: cnn.NewEvaluator(b, t)}
 	if err := s.restore(); err != nil {
 		return nil, err
 	}
@@ -194,7 +195,7 @@ func newSession(ctx context.Context, b compute.Backend, t *Trained, trainSet, te
 	if err != nil {
 		return nil, err
 	}
-	s.trainer = train.NewTrainer(b, t.store, t.Forward(true), crossEntropyLoss, opt,
+	s.trainer = train.NewTrainer(b, t.Store(), t.Forward(true), crossEntropyLoss, opt,
 		[]metric.Interface{metric.NewBaseMetric("Batch Accuracy", "acc", metric.AccuracyMetricType, batchAccuracy, nil)}, nil)
 	s.progress = NewProgress(cfg.Progress, cfg.Epochs, batches.NumBatches(), cfg.BatchSize)
 	return s, nil

@@ -1,4 +1,4 @@
-package cnn
+package metrics_test
 
 import (
 	"encoding/json"
@@ -7,6 +7,9 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/cnnlab/cnnlab/lecture"
+	"github.com/cnnlab/cnnlab/metrics"
 )
 
 // The expected texts below are scikit-learn 1.9.1's
@@ -79,14 +82,14 @@ func TestClassificationReportText(t *testing.T) {
 		},
 	}
 	for _, tc := range tests {
-		r, err := ClassificationReport(tc.yTrue, tc.yPred, tc.classNames)
+		r, err := metrics.ClassificationReport(tc.yTrue, tc.yPred, tc.classNames)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
 		if got := r.String(); got != tc.want {
 			t.Errorf("%s: got\n%s\nwant\n%s", tc.name, got, tc.want)
 		}
-		if acc := Accuracy(tc.yTrue, tc.yPred); acc != r.Accuracy {
+		if acc := metrics.Accuracy(tc.yTrue, tc.yPred); acc != r.Accuracy {
 			t.Errorf("%s: Accuracy = %v, report accuracy %v", tc.name, acc, r.Accuracy)
 		}
 	}
@@ -95,24 +98,24 @@ func TestClassificationReportText(t *testing.T) {
 func TestClassificationReportValues(t *testing.T) {
 	// The "three classes" example by hand: cat TP=2 of 3 predicted, 3 samples; dog TP=3 of 4, 4;
 	// bird TP=2 of 3, 3.
-	r, err := ClassificationReport([]int32{0, 0, 0, 1, 1, 1, 1, 2, 2, 2}, []int32{0, 1, 0, 1, 1, 2, 1, 2, 0, 2},
+	r, err := metrics.ClassificationReport([]int32{0, 0, 0, 1, 1, 1, 1, 2, 2, 2}, []int32{0, 1, 0, 1, 1, 2, 1, 2, 0, 2},
 		[]string{"cat", "dog", "bird"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := &Report{
-		Classes: []ClassScores{
+	want := &metrics.Report{
+		Classes: []metrics.ClassScores{
 			{"cat", 2.0 / 3, 2.0 / 3, 4.0 / 6, 3},
 			{"dog", 3.0 / 4, 3.0 / 4, 6.0 / 8, 4},
 			{"bird", 2.0 / 3, 2.0 / 3, 4.0 / 6, 3},
 		},
 		Accuracy:    7.0 / 10,
-		MacroAvg:    ClassScores{"macro avg", (2.0/3 + 3.0/4 + 2.0/3) / 3, (2.0/3 + 3.0/4 + 2.0/3) / 3, (2.0/3 + 3.0/4 + 2.0/3) / 3, 10},
-		WeightedAvg: ClassScores{"weighted avg", 0.7, 0.7, 0.7, 10},
+		MacroAvg:    metrics.ClassScores{"macro avg", (2.0/3 + 3.0/4 + 2.0/3) / 3, (2.0/3 + 3.0/4 + 2.0/3) / 3, (2.0/3 + 3.0/4 + 2.0/3) / 3, 10},
+		WeightedAvg: metrics.ClassScores{"weighted avg", 0.7, 0.7, 0.7, 10},
 	}
 	// float64 arithmetic in a different order: a few ulps (1e-15) of difference at most.
 	const tolerance = 1e-12
-	close := func(a, b ClassScores) bool {
+	close := func(a, b metrics.ClassScores) bool {
 		return a.Name == b.Name && a.Support == b.Support && math.Abs(a.Precision-b.Precision) < tolerance &&
 			math.Abs(a.Recall-b.Recall) < tolerance && math.Abs(a.F1-b.F1) < tolerance
 	}
@@ -141,7 +144,7 @@ func TestClassificationReportErrors(t *testing.T) {
 		{"negative prediction", []int32{0, 1}, []int32{0, -1}, []string{"a", "b"}},
 	}
 	for _, tc := range tests {
-		if _, err := ClassificationReport(tc.yTrue, tc.yPred, tc.classNames); err == nil {
+		if _, err := metrics.ClassificationReport(tc.yTrue, tc.yPred, tc.classNames); err == nil {
 			t.Errorf("%s: no error", tc.name)
 		}
 	}
@@ -157,20 +160,20 @@ func TestAccuracy(t *testing.T) {
 		{[]int32{5}, []int32{4}, 0},
 	}
 	for _, tc := range tests {
-		if got := Accuracy(tc.yTrue, tc.yPred); got != tc.want {
+		if got := metrics.Accuracy(tc.yTrue, tc.yPred); got != tc.want {
 			t.Errorf("Accuracy(%v, %v) = %v, want %v", tc.yTrue, tc.yPred, got, tc.want)
 		}
 	}
-	if got := Accuracy(nil, nil); !math.IsNaN(got) {
+	if got := metrics.Accuracy(nil, nil); !math.IsNaN(got) {
 		t.Errorf("Accuracy of no samples = %v, want NaN", got)
 	}
-	if got := Accuracy([]int32{1, 2}, []int32{1}); !math.IsNaN(got) {
+	if got := metrics.Accuracy([]int32{1, 2}, []int32{1}); !math.IsNaN(got) {
 		t.Errorf("Accuracy of mismatched lengths = %v, want NaN", got)
 	}
 }
 
 func TestConfusionMatrix(t *testing.T) {
-	m, err := ConfusionMatrix([]int32{0, 0, 0, 1, 1, 1, 1, 2, 2, 2}, []int32{0, 1, 0, 1, 1, 2, 1, 2, 0, 2}, 3)
+	m, err := metrics.ConfusionMatrix([]int32{0, 0, 0, 1, 1, 1, 1, 2, 2, 2}, []int32{0, 1, 0, 1, 1, 2, 1, 2, 0, 2}, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +181,7 @@ func TestConfusionMatrix(t *testing.T) {
 	if !reflect.DeepEqual(m, want) {
 		t.Errorf("got %v, want %v", m, want)
 	}
-	text := FormatConfusionMatrix(m, []string{"cat", "dog", "pickup_truck"})
+	text := metrics.FormatConfusionMatrix(m, []string{"cat", "dog", "pickup_truck"})
 	wantText := "" +
 		"true \\ pred   cat  dog  pickup_truck\n" +
 		"cat             2    1             0\n" +
@@ -195,14 +198,14 @@ func TestConfusionMatrix(t *testing.T) {
 		{[]int32{0}, []int32{3}, 2},
 		{[]int32{0}, []int32{0}, 0},
 	} {
-		if _, err := ConfusionMatrix(bad.yTrue, bad.yPred, bad.n); err == nil {
+		if _, err := metrics.ConfusionMatrix(bad.yTrue, bad.yPred, bad.n); err == nil {
 			t.Errorf("ConfusionMatrix(%v, %v, %d): no error", bad.yTrue, bad.yPred, bad.n)
 		}
 	}
 }
 
 func TestLectureReports(t *testing.T) {
-	train, test := LectureReports()
+	train, test := lecture.Reports()
 	// The slides' numbers, as printed with 4 digits.
 	type row struct {
 		p, r, f1 string
@@ -222,7 +225,7 @@ func TestLectureReports(t *testing.T) {
 	// A confusion matrix with those counts (one of several) gives the same report through
 	// ClassificationReport; its text is scikit-learn's for that matrix.
 	yTrue, yPred := fromMatrix([][]int{{97, 3, 0}, {5, 86, 9}, {3, 12, 85}})
-	computed, err := ClassificationReport(yTrue, yPred, LectureClassNames())
+	computed, err := metrics.ClassificationReport(yTrue, yPred, lecture.ClassNames())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,8 +252,8 @@ func TestLectureReports(t *testing.T) {
 }
 
 func TestSideBySide(t *testing.T) {
-	train, test := LectureReports()
-	text := SideBySide(test, train, "test", "train")
+	train, test := lecture.Reports()
+	text := metrics.SideBySide(test, train, "test", "train")
 	lines := strings.Split(strings.TrimSuffix(text, "\n"), "\n")
 	testLines := strings.Split(strings.TrimSuffix(test.String(), "\n"), "\n")
 	trainLines := strings.Split(strings.TrimSuffix(train.String(), "\n"), "\n")
@@ -266,13 +269,13 @@ func TestSideBySide(t *testing.T) {
 			t.Errorf("line %d %q does not join %q and %q", i, line, testLines[i], trainLines[i])
 		}
 	}
-	if got := SideBySide(nil, train); !strings.Contains(got, "(no report)") || !strings.HasPrefix(got, "ours") {
+	if got := metrics.SideBySide(nil, train); !strings.Contains(got, "(no report)") || !strings.HasPrefix(got, "ours") {
 		t.Errorf("nil report:\n%s", got)
 	}
 }
 
 func TestReportJSON(t *testing.T) {
-	_, test := LectureReports()
+	_, test := lecture.Reports()
 	data, err := json.Marshal(test)
 	if err != nil {
 		t.Fatal(err)
@@ -286,7 +289,7 @@ func TestReportJSON(t *testing.T) {
 			t.Errorf("JSON has no %q: %s", key, data)
 		}
 	}
-	var back Report
+	var back metrics.Report
 	if err := json.Unmarshal(data, &back); err != nil {
 		t.Fatal(err)
 	}

@@ -1,25 +1,26 @@
-package cnn
+package training
 
 import (
 	"bytes"
 	"encoding/gob"
 	"testing"
 
+	"github.com/cnnlab/cnnlab/cnn"
 	"github.com/gomlx/gomlx/ml/model"
 )
 
 // TestCheckpointFormatsRoundTrip checks that the raw-bytes layout (format 2) and the older
 // gob-values layout (format 1) both restore the exact variables.
 func TestCheckpointFormatsRoundTrip(t *testing.T) {
-	m := LectureCNN(3)
-	src, err := NewTrained(m, 7)
+	m := cnn.LectureCNN(3)
+	src, err := cnn.NewTrained(m, 7)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Format 1, as written before: header, then Tensor.GobSerialize.
 	var old bytes.Buffer
 	enc := gob.NewEncoder(&old)
-	for v := range src.store.IterVariables() {
+	for v := range src.Store().IterVariables() {
 		value, err := v.Value()
 		if err != nil {
 			t.Fatal(err)
@@ -31,7 +32,7 @@ func TestCheckpointFormatsRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	raw, err := encodeVariables(src.store, true)
+	raw, err := encodeVariables(src.Store(), true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,11 +41,11 @@ func TestCheckpointFormatsRoundTrip(t *testing.T) {
 		data   []byte
 		format int
 	}{{"format 2", raw, checkpointFormat}, {"format 1", old.Bytes(), checkpointFormatGobValues}} {
-		dst, err := NewTrained(m, 8)
+		dst, err := cnn.NewTrained(m, 8)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := decodeVariables(tc.data, dst.store, tc.format); err != nil {
+		if err := decodeVariables(tc.data, dst.Store(), tc.format); err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
 		for i := range m.Layers {

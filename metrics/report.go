@@ -1,4 +1,4 @@
-package cnn
+package metrics
 
 // Classification metrics as the lecture prints them: accuracy, scikit-learn's classification
 // report and the confusion matrix; and the lecture's published reports to compare with.
@@ -149,12 +149,12 @@ func ClassificationReport(yTrue, yPred []int32, classNames []string) (*Report, e
 			predicted[j] += m[i][j]
 		}
 	}
-	return reportFromCounts(classNames, tp, predicted, support), nil
+	return ReportFromCounts(classNames, tp, predicted, support), nil
 }
 
-// reportFromCounts builds a Report from the per-class true positives, number of predictions and
+// ReportFromCounts builds a Report from the per-class true positives, number of predictions and
 // support (number of samples).
-func reportFromCounts(names []string, tp, predicted, support []int) *Report {
+func ReportFromCounts(names []string, tp, predicted, support []int) *Report {
 	r := &Report{Classes: make([]ClassScores, len(names))}
 	correct, total := 0, 0
 	for i, name := range names {
@@ -229,32 +229,6 @@ func (r *Report) String() string {
 func writeScoresRow(sb *strings.Builder, width int, c ClassScores) {
 	fmt.Fprintf(sb, "%*s  %9.*f %9.*f %9.*f %9d\n", width, c.Name, reportDigits, c.Precision,
 		reportDigits, c.Recall, reportDigits, c.F1, c.Support)
-}
-
-// LectureClassNames are the three CIFAR-100 classes of the lecture's small experiment, in the
-// order of its reports.
-func LectureClassNames() []string { return []string{"apple", "otter", "pickup_truck"} }
-
-// LectureReports returns the classification reports the lecture publishes for its 3-class
-// experiment (apple, otter, pickup_truck; 500 training and 100 test images per class).
-//
-// The slides print rounded scores only; the reports are rebuilt from the unique integer counts
-// that reproduce them, so that the averages are derived rather than copied:
-//
-//   - train: every class has 500 samples, all predicted right (1.0000 everywhere).
-//   - test: recall = TP/100 gives TP = 97, 86, 85 (0.9700, 0.8600, 0.8500); precision = TP/predicted
-//     gives 105, 101, 94 predictions (97/105 = 0.9238, 86/101 = 0.8515, 85/94 = 0.9043), which add
-//     up to the 300 test images; F1 = 2·TP/(predicted + 100) = 0.9463, 0.8557, 0.8763; accuracy
-//     268/300 = 0.8933.
-//
-// The derived averages (not printed in this form on the slides) are macro precision
-// (97/105 + 86/101 + 85/94)/3 = 0.8932, macro recall 0.8933 and macro F1 0.8928; with equal
-// supports the weighted averages are the same.
-func LectureReports() (train, test *Report) {
-	names := LectureClassNames()
-	train = reportFromCounts(names, []int{500, 500, 500}, []int{500, 500, 500}, []int{500, 500, 500})
-	test = reportFromCounts(names, []int{97, 86, 85}, []int{105, 101, 94}, []int{100, 100, 100})
-	return train, test
 }
 
 // SideBySide prints two reports next to each other, e.g. ours and the lecture's, each under its

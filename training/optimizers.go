@@ -1,4 +1,4 @@
-package cnn
+package training
 
 // The optimizers of the lecture's slides, as GoMLX optimizer.Interface values for train.Trainer:
 // SGD with a constant rate, SGD with linear learning-rate decay (LinearDecay) and SGD with momentum

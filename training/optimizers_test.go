@@ -1,10 +1,11 @@
-package cnn
+package training
 
 import (
 	"fmt"
 	"math"
 	"testing"
 
+	"github.com/cnnlab/cnnlab/internal/testkit"
 	"github.com/gomlx/compute"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
@@ -148,7 +149,7 @@ func TestOptimizersOnQuadratic(t *testing.T) {
 			{2.65 - 0.1*(1.65+0.5*2.65), -0.75 - 0.1*(-1.75+0.5*-0.75)}, // → (2.3525, −0.5375)
 		}},
 	}
-	forEachBackend(t, func(t *testing.T, b compute.Backend) {
+	testkit.ForEachBackend(t, func(t *testing.T, b compute.Backend) {
 		for _, tc := range tests {
 			got := trainQuadSteps(t, b, model.NewStore(), tc.opt(t), len(tc.theta))
 			for k := range got {
@@ -168,7 +169,7 @@ func TestOptimizerRateAndGlobalStep(t *testing.T) {
 			t.Errorf("Rate(%d) = %g, want %g", k, got, want)
 		}
 	}
-	forEachBackend(t, func(t *testing.T, b compute.Backend) {
+	testkit.ForEachBackend(t, func(t *testing.T, b compute.Backend) {
 		store := model.NewStore()
 		trainQuad(t, b, store, opt, 2)
 		if got := optimizer.GetGlobalStep(store); got != 2 {
@@ -181,7 +182,7 @@ func TestOptimizerRateAndGlobalStep(t *testing.T) {
 }
 
 func TestMomentumVelocityInStore(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b compute.Backend) {
+	testkit.ForEachBackend(t, func(t *testing.T, b compute.Backend) {
 		store := model.NewStore()
 		opt := mustOpt(t)(NewMomentum(0.1, 0.9))
 		trainQuad(t, b, store, opt, 3)
@@ -205,7 +206,7 @@ func TestMomentumVelocityInStore(t *testing.T) {
 }
 
 func TestMomentumCheckpointResume(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b compute.Backend) {
+	testkit.ForEachBackend(t, func(t *testing.T, b compute.Backend) {
 		dir := t.TempDir()
 		// One update, then save: θ₁ = 2.8 and v₁ = −0.2 go to the checkpoint.
 		store := model.NewStore()
@@ -258,7 +259,7 @@ func second[T any](_ T, err error) error { return err }
 func TestAdamTrains(t *testing.T) {
 	// Adam's first step moves every component by ε (the debiased m/√v is ±1): θ₁ = θ₀ ∓ ε.
 	// The tolerance absorbs Adam's ε̂ = 1e-7 in the denominator (relative 5e-8 here).
-	forEachBackend(t, func(t *testing.T, b compute.Backend) {
+	testkit.ForEachBackend(t, func(t *testing.T, b compute.Backend) {
 		opt := mustOpt(t)(NewAdam(0.01))
 		got := trainQuad(t, b, model.NewStore(), opt, 1)
 		checkClose(t, "Adam θ₁", got, []float32{3 - 0.01, -1 + 0.01})
