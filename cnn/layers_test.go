@@ -233,7 +233,8 @@ func TestSimpleLayers(t *testing.T) {
 }
 
 // TestModelDescription checks the nested model's JSON round trip, its summary (nested rows,
-// computed non-trainable totals) and that every registered type decodes to itself.
+// computed non-trainable totals), that every registered type decodes to itself and that
+// EveryLayerModel uses every registered type.
 func TestModelDescription(t *testing.T) {
 	t.Parallel()
 	m := EveryLayerModel(3)
@@ -269,7 +270,13 @@ func TestModelDescription(t *testing.T) {
 			t.Errorf("summary lacks %q:\n%s", want, summary)
 		}
 	}
+	used := map[string]bool{}
+	_ = m.Walk(func(n Node) error { used[n.Layer.Type()] = true; return nil })
 	for _, name := range LayerTypes() {
+		if !used[name] {
+			t.Errorf("EveryLayerModel does not use the registered type %s: add it there, so that the "+
+				"backend, checkpoint and ONNX parity tests cover it", name)
+		}
 		l := layerTypes[name]()
 		if got := reflect.ValueOf(l).Elem().Interface().(Layer).Type(); got != name {
 			t.Errorf("registry entry %q makes a %s", name, got)
