@@ -125,15 +125,16 @@ func TestBatchNorm2d(t *testing.T) {
 	}
 }
 
-// TestSimpleLayers checks GELU, Scale, MaxPool2d with stride ≠ kernel, global pooling, Conv2d
+// TestSimpleLayers checks GELU, LeakyReLU, Scale, MaxPool2d with stride ≠ kernel, global pooling, Conv2d
 // without bias and Dropout against float64 computations, on both backends.
 func TestSimpleLayers(t *testing.T) {
 	t.Parallel()
 	dims := [4]int{2, 2, 5, 5}
 	x, xt := nchwInput(dims[0], dims[1], dims[2], dims[3])
-	var gelu, scale []float64
+	var gelu, scale, leaky []float64
 	for _, v := range x {
 		gelu = append(gelu, float64(v)*0.5*(1+math.Erf(float64(v)/math.Sqrt2)))
+		leaky = append(leaky, math.Max(float64(v), 0)+0.1*math.Min(float64(v), 0))
 		scale = append(scale, float64(v)*0.125)
 	}
 	var maxPool, gap, gmp []float64
@@ -190,6 +191,7 @@ func TestSimpleLayers(t *testing.T) {
 		want   []float64
 	}{
 		{"GELU", GELU{}, nil, gelu},
+		{"LeakyReLU(0.1)", LeakyReLU{Slope: 0.1}, nil, leaky},
 		{"Scale", Scale{Factor: 0.125}, nil, scale},
 		{"MaxPool2d(3, stride 2)", MaxPool2d{Kernel: 3, Stride: 2}, nil, maxPool},
 		{"GlobalAvgPool2d", GlobalAvgPool2d{}, nil, gap},

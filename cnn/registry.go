@@ -8,6 +8,7 @@ var layerTypes = map[string]func() Layer{
 	"Conv2d":          func() Layer { return &Conv2d{} },
 	"ReLU":            func() Layer { return &ReLU{} },
 	"GELU":            func() Layer { return &GELU{} },
+	"LeakyReLU":       func() Layer { return &LeakyReLU{} },
 	"AvgPool2d":       func() Layer { return &AvgPool2d{} },
 	"MaxPool2d":       func() Layer { return &MaxPool2d{} },
 	"GlobalAvgPool2d": func() Layer { return &GlobalAvgPool2d{} },

@@ -101,14 +101,14 @@ func ResNet18(numClasses int) *Model {
 
 // EveryLayerModel is a model that uses every layer type of the registry, for tests and as a tour of
 // the layers: ResNetMini's conv-BN-ReLU, residual block with projection and Dropout, then a
-// Sequential (1×1 Conv2d, GELU), a Residual with an identity shortcut, AvgPool2d, a
+// Sequential (1×1 Conv2d, GELU, LeakyReLU), a Residual with an identity shortcut, AvgPool2d, a
 // Residual summing GlobalAvgPool2d and GlobalMaxPool2d, Flatten, Linear and Scale.
 // TestModelDescription fails when a registered type is missing here.
 func EveryLayerModel(numClasses int) *Model {
 	m := ResNetMini(numClasses)
 	layers := append([]Layer{}, m.Layers[:len(m.Layers)-2]...) // Up to Dropout.
 	layers = append(layers,
-		Sequential{Layers: []Layer{Conv2d{In: 64, Out: 32, Kernel: 1, Stride: 1, PadMode: PadZeros}, GELU{}}},
+		Sequential{Layers: []Layer{Conv2d{In: 64, Out: 32, Kernel: 1, Stride: 1, PadMode: PadZeros}, GELU{}, LeakyReLU{Slope: 0.1}}},
 		Residual{Body: []Layer{Conv2d{In: 32, Out: 32, Kernel: 3, Stride: 1, Padding: 1, PadMode: PadZeros}, NewBatchNorm2d(32)}},
 		AvgPool2d{Kernel: 2},
 		Residual{Body: []Layer{GlobalAvgPool2d{}}, Shortcut: []Layer{GlobalMaxPool2d{}}},

@@ -191,7 +191,7 @@ func (p *Program) checkNode(n *protos.NodeProto, known map[string]bool) error {
 		if nIn != 2 {
 			return errors.Errorf("%d inputs, want 2", nIn)
 		}
-	case "Relu", "Flatten", "AveragePool", "MaxPool", "Erf", "GlobalAveragePool", "GlobalMaxPool":
+	case "Relu", "LeakyRelu", "Flatten", "AveragePool", "MaxPool", "Erf", "GlobalAveragePool", "GlobalMaxPool":
 		if nIn != 1 {
 			return errors.Errorf("%d inputs, want 1", nIn)
 		}
@@ -322,6 +322,14 @@ func (p *Program) Forward(images *graph.Node) *graph.Node {
 		case "Relu":
 			x := get(in[0])
 			y = graph.Max(x, graph.ZerosLike(x))
+		case "LeakyRelu":
+			x := get(in[0])
+			alpha := 0.01 // ONNX's default
+			if v, ok := a["alpha"]; ok {
+				alpha = float64(v.GetF())
+			}
+			zero := graph.ZerosLike(x)
+			y = graph.Add(graph.Max(x, zero), graph.MulScalar(graph.Min(x, zero), alpha))
 		case "Flatten":
 			x := get(in[0])
 			y = graph.Reshape(x, x.Shape().Dimensions[0], -1)
