@@ -25,6 +25,7 @@ type Evaluator struct {
 	backend   compute.Backend
 	trained   *Trained
 	batchSize int
+	flipTTA   bool
 	exec      *model.Exec
 }
 
@@ -41,6 +42,18 @@ func (e *Evaluator) BatchSize(n int) *Evaluator {
 	return e
 }
 
+// WithFlipTTA turns test-time augmentation on or off: with it, the logits of an image are the mean
+// of the model's logits for the image and for its horizontal mirror (the flip of training-time
+// augmentation), which usually gains some accuracy for twice the inference cost.
+func (e *Evaluator) WithFlipTTA(on bool) *Evaluator {
+	if on != e.flipTTA && e.exec != nil {
+		e.exec.Finalize()
+		e.exec = nil
+	}
+	e.flipTTA = on
+	return e
+}
+
 // currentExec returns an exec that reads the current weights (see Evaluator).
 func (e *Evaluator) currentExec() (*model.Exec, error) {
 	if e.exec != nil && !e.backend.Capabilities().PreferConstantsForVariables {
@@ -50,8 +63,15 @@ func (e *Evaluator) currentExec() (*model.Exec, error) {
 		e.exec.Finalize()
 	}
 	m := e.trained.Model
+	flip := e.flipTTA
 	exec, err := model.NewExec(e.backend, e.trained.store, func(scope *model.Scope, images *graph.Node) *graph.Node {
-		return e.trained.Forward(false)(scope, images)
+		forward := e.trained.Forward(false)
+		logits := forward(scope, images)
+		if flip {
+			mirrored := forward(scope, graph.Reverse(images, 3)) // NCHW: axis 3 is the width.
+			logits = graph.MulScalar(graph.Add(logits, mirrored), 0.5)
+		}
+		return logits
 	})
 	if err != nil {
 		return nil, errors.WithMessagef(err, "creating the inference graph of %s", m.Name)
@@ -88,6 +108,9 @@ type Evaluation struct {
 	Loss float64 `json:"loss"`
 	// Accuracy is the fraction of correct top-1 predictions.
 	Accuracy float64 `json:"accuracy"`
+	// Top5 is the fraction of images whose label is among the 5 highest logits (all of them when
+	// the model has 5 classes or fewer).
+	Top5 float64 `json:"top5"`
 	// Labels and Predictions are the true and predicted classes, in the set's order.
 	Labels      []int32 `json:"-"`
 	Predictions []int32 `json:"-"`
@@ -109,7 +132,7 @@ func (e *Evaluator) Evaluate(s *datasets.Set) (*Evaluation, error) {
 	}
 	ev := &Evaluation{Set: s.Name, Labels: append([]int32(nil), s.Labels...), Predictions: make([]int32, s.Len())}
 	batch := min(e.batchSize, s.Len())
-	lossSum, correct := 0.0, 0
+	lossSum, correct, top5 := 0.0, 0, 0
 	for start := 0; start < s.Len(); start += batch {
 		n := min(batch, s.Len()-start)
 		logits, err := e.run(exec, ImagesTensor(s, start, n, batch))
@@ -125,10 +148,14 @@ func (e *Evaluator) Evaluate(s *datasets.Set) (*Evaluation, error) {
 			if int32(pred) == label {
 				correct++
 			}
+			if inTopK(row, int(label), 5) {
+				top5++
+			}
 		}
 	}
 	ev.Loss = lossSum / float64(s.Len())
 	ev.Accuracy = float64(correct) / float64(s.Len())
+	ev.Top5 = float64(top5) / float64(s.Len())
 	if math.IsNaN(ev.Loss) || math.IsInf(ev.Loss, 0) {
 		return ev, errors.Errorf("evaluate %s: loss is %g (weights diverged?)", s.Name, ev.Loss)
 	}
@@ -161,6 +188,18 @@ func RecordsTensor(records [][]uint8) (*tensors.Tensor, error) {
 		}
 	}
 	return tensors.FromFlatDataAndDimensions(data, len(records), 3, 32, 32), nil
+}
+
+// inTopK reports whether row[label] is among the k largest values of row: fewer than k values are
+// larger (ties count in the label's favour, as for argmax's first-index rule they rarely matter).
+func inTopK(row []float32, label, k int) bool {
+	larger := 0
+	for _, v := range row {
+		if v > row[label] {
+			larger++
+		}
+	}
+	return larger < k
 }
 
 // argmax returns the index of the largest value (the first one on ties).

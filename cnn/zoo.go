@@ -12,6 +12,7 @@ import (
 const (
 	NameResNetMini = "ResNetMini"
 	NameResNet18   = "ResNet18"
+	NameConvNet7   = "ConvNet7BN"
 )
 
 // ZooEntry is one model of the zoo: its name, its short name for the command line, a one-line
@@ -30,6 +31,7 @@ func Zoo() []ZooEntry {
 		{NameLectureCNNMaxPool, "cnn-maxpool", "the lecture's CNN with MaxPool(4) instead of AvgPool(4)", LectureCNNMaxPool},
 		{NameMLP, "mlp", "the previous lecture's baseline: Linear(3072→512) → ReLU → Linear", func(c int) *Model { return MLP(DefaultMLPHidden, c) }},
 		{NameResNetMini, "resnet-mini", "a small residual network: conv-BN-ReLU, a residual block with projection, dropout, global pooling", ResNetMini},
+		{NameConvNet7, "convnet7-bn", "a fast-training CIFAR net in airbench's style: 2×2 conv stem, three conv-pool-BN-GELU groups (64/256/256), max pool, linear head ÷ 9 (≈118 M MACs)", ConvNet7BN},
 		{NameResNet18, "resnet18", "ResNet-18, CIFAR variant (3×3 stem, no max pool; 11.2 M parameters: for GPUs)", ResNet18},
 	}
 }
@@ -48,6 +50,34 @@ func NewModel(name string, numClasses int) (*Model, error) {
 		names = append(names, fmt.Sprintf("%s (%s)", e.Short, e.Name))
 	}
 	return nil, errors.Errorf("unknown model %q: choose one of %s (see `cnnlab models`)", name, strings.Join(names, ", "))
+}
+
+// ConvNet7BN is a 7-convolution network for fast CIFAR training in the style of Keller Jordan's
+// airbench94 (CIFAR-10 94% in seconds on a GPU), for numClasses outputs:
+//
+//	Normalize → Conv2d(3→24, k2) → GELU                                         stem, 31×31
+//	3 groups (64, 256, 256 channels): Conv2d(k3, no bias) → MaxPool2d(2) → BatchNorm2d → GELU →
+//	                                  Conv2d(k3, no bias) → BatchNorm2d → GELU      15, 7, 3
+//	MaxPool2d(3) → Flatten → Linear(256→numClasses) → Scale(1/9)
+//
+// airbench initialises its stem from the data (patch whitening) and freezes it; here the stem is
+// an ordinary trained convolution. About 118 M multiply-accumulates per image.
+func ConvNet7BN(numClasses int) *Model {
+	layers := []Layer{Normalize{Mean: datasets.LectureMean, Std: datasets.LectureStd},
+		Conv2d{In: 3, Out: 24, Kernel: 2, Stride: 1, PadMode: PadZeros}, GELU{}}
+	in := 24
+	for _, width := range [3]int{64, 256, 256} { // airbench94's widths.
+		layers = append(layers, Sequential{Layers: []Layer{
+			Conv2d{In: in, Out: width, Kernel: 3, Stride: 1, Padding: 1, PadMode: PadZeros, NoBias: true},
+			MaxPool2d{Kernel: 2},
+			NewBatchNorm2d(width), GELU{},
+			Conv2d{In: width, Out: width, Kernel: 3, Stride: 1, Padding: 1, PadMode: PadZeros, NoBias: true},
+			NewBatchNorm2d(width), GELU{},
+		}})
+		in = width
+	}
+	layers = append(layers, MaxPool2d{Kernel: 3}, Flatten{}, Linear{In: in, Out: numClasses}, Scale{Factor: 1.0 / 9})
+	return &Model{Name: NameConvNet7, InputShape: cifarInput, Layers: layers}
 }
 
 // convBN is Conv2d without bias → BatchNorm2d, the building block of ResNets.

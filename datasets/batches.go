@@ -38,7 +38,8 @@ func (l Layout) String() string {
 // DefaultBatchSize is the batch size used when BatchOptions.BatchSize is 0.
 const DefaultBatchSize = 64
 
-// AugmentPadding is the zero padding of the random crop augmentation, in pixels.
+// AugmentPadding is the default zero padding of the random crop augmentation, in pixels: the
+// crop moves the image by up to this many pixels on each axis.
 const AugmentPadding = 4
 
 // BatchOptions configures NewBatches.
@@ -51,8 +52,11 @@ type BatchOptions struct {
 	Seed int64
 	// DropLast drops the last batch of an epoch if it is smaller than BatchSize.
 	DropLast bool
-	// Augment applies a random crop with 4-pixel zero padding and a random horizontal flip (p=½).
+	// Augment applies a random crop with AugmentTranslate-pixel zero padding (a random translation
+	// by −t…t pixels on each axis) and a random horizontal flip (p=½).
 	Augment bool
+	// AugmentTranslate is the largest translation of Augment in pixels, 0…16; 0 means AugmentPadding.
+	AugmentTranslate int
 	// Layout is NCHW (the default, zero value) or NHWC.
 	Layout Layout
 	// Workers is the number of goroutines preparing batches; 0 means runtime.GOMAXPROCS(0).
@@ -89,6 +93,9 @@ func NewBatches(s *Set, opts BatchOptions) (*Batches, error) {
 	}
 	if opts.BatchSize == 0 {
 		opts.BatchSize = DefaultBatchSize
+	}
+	if opts.AugmentTranslate < 0 || opts.AugmentTranslate > ImageSize/2 {
+		return nil, errors.Errorf("batches of %s: augmentation translation %d pixels, want 0…%d", s.Name, opts.AugmentTranslate, ImageSize/2)
 	}
 	if opts.BatchSize < 0 {
 		return nil, errors.Errorf("batches of %s: batch size %d must be positive", s.Name, opts.BatchSize)
@@ -239,8 +246,8 @@ func (b *Batches) build(epoch, j int, order []int) (r batchResult) {
 			dst := flat[k*RecordPixels : (k+1)*RecordPixels]
 			src := b.set.Record(idx)
 			if rng != nil {
-				augmentInto(dst, src, b.opts.Layout, rng.IntN(2*AugmentPadding+1)-AugmentPadding,
-					rng.IntN(2*AugmentPadding+1)-AugmentPadding, rng.IntN(2) == 1)
+				t := b.translate()
+				augmentInto(dst, src, b.opts.Layout, rng.IntN(2*t+1)-t, rng.IntN(2*t+1)-t, rng.IntN(2) == 1)
 			} else {
 				convertInto(dst, src, b.opts.Layout)
 			}
@@ -281,8 +288,16 @@ func convertInto(dst []float32, src []uint8, layout Layout) {
 	}
 }
 
+// translate returns the largest translation of the augmentation.
+func (b *Batches) translate() int {
+	if b.opts.AugmentTranslate > 0 {
+		return b.opts.AugmentTranslate
+	}
+	return AugmentPadding
+}
+
 // augmentInto writes into dst the 32×32 window at offset (dy, dx) of the record src (the crop of
-// the 40×40 zero-padded image at (4+dy, 4+dx)), then flipped horizontally if flip. Output pixel
+// the zero-padded image, e.g. 40×40 at (4+dy, 4+dx) for the default padding), then flipped horizontally if flip. Output pixel
 // (y, x) is source pixel (y+dy, x'+dx), x' = x or 31-x when flipped, or 0 outside the image.
 func augmentInto(dst []float32, src []uint8, layout Layout, dy, dx int, flip bool) {
 	const planeSize = ImageSize * ImageSize

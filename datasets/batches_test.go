@@ -177,3 +177,43 @@ func TestBatchesEarlyBreak(t *testing.T) {
 		t.Fatalf("%d goroutines after breaking out of 5 epochs, %d before", n, before)
 	}
 }
+
+// TestAugmentTranslate checks that AugmentTranslate bounds the random translation: on images with
+// no zero pixel, the zero border an augmented image gets is at most t rows (columns) on a side, and
+// over 128 images t itself occurs.
+func TestAugmentTranslate(t *testing.T) {
+	s := smallSet(t, 128)
+	for i := range s.Pixels {
+		s.Pixels[i] = 255
+	}
+	for _, tc := range []struct{ translate, want int }{{1, 1}, {2, 2}, {0, AugmentPadding}} {
+		b, err := NewBatches(s, BatchOptions{BatchSize: 32, Seed: 3, Augment: true, AugmentTranslate: tc.translate})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _, inputs := epochContents(t, b)
+		widest := 0
+		for _, batch := range inputs {
+			for k := 0; k < len(batch); k += RecordPixels {
+				img := batch[k : k+RecordPixels] // NCHW; channel 0 is enough.
+				top := 0
+				for top < ImageSize && img[top*ImageSize+ImageSize/2] == 0 {
+					top++
+				}
+				bottom := 0
+				for bottom < ImageSize && img[(ImageSize-1-bottom)*ImageSize+ImageSize/2] == 0 {
+					bottom++
+				}
+				widest = max(widest, top, bottom)
+			}
+		}
+		if widest != tc.want {
+			t.Errorf("AugmentTranslate %d: widest zero border %d rows, want %d", tc.translate, widest, tc.want)
+		}
+	}
+	for _, bad := range []int{-1, ImageSize/2 + 1} {
+		if _, err := NewBatches(s, BatchOptions{BatchSize: 32, Augment: true, AugmentTranslate: bad}); err == nil {
+			t.Errorf("AugmentTranslate %d: want an error", bad)
+		}
+	}
+}

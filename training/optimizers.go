@@ -6,6 +6,7 @@ package training
 
 import (
 	"fmt"
+	"math"
 	"path"
 
 	"github.com/gomlx/compute/dtypes"
@@ -55,16 +56,71 @@ func WithLinearDecay(epsTau float64, tau int) OptimizerOption {
 	}
 }
 
+// WithNesterov makes NewMomentum use Nesterov's momentum in PyTorch's form (torch.optim.SGD with
+// nesterov=True, dampening 0): b ← μ·b + g, θ ← θ − ε_k·(g + μ·b). The slides' momentum
+// (v ← μ·v − ε·g, θ ← θ + v) is the same method written for a constant rate; with a schedule the
+// two differ, and the recipes of fast CIFAR training use this one.
+func WithNesterov() OptimizerOption {
+	return func(c *sgdConfig) error {
+		c.nesterov = true
+		return nil
+	}
+}
+
+// WithDecoupledWeightDecay adds weight decay decoupled from the gradient (as AdamW, Loshchilov and
+// Hutter): every update first shrinks each trainable variable, θ ← θ·(1 − ε_k·λ), and then applies
+// the gradient step, so the decay does not pass through the momentum buffer. λ must be ≥ 0; it
+// applies to all trainable variables. It can be combined with WithWeightDecay (L2 in the gradient).
+func WithDecoupledWeightDecay(lambda float64) OptimizerOption {
+	return func(c *sgdConfig) error {
+		if !(lambda >= 0) || math.IsInf(lambda, 0) {
+			return errors.Errorf("decoupled weight decay must be finite and ≥ 0, got %g", lambda)
+		}
+		c.decoupledDecay = lambda
+		return nil
+	}
+}
+
+// WithWarmupLinear replaces the constant rate by a warm-up and linear decay (a "one-cycle"
+// schedule with straight lines): over the first warmup updates the rate rises linearly from
+// startFactor·ε₀ to ε₀, then falls linearly to endFactor·ε₀ at update total, and stays there:
+//
+//	ε_k = ε₀·(s + (1−s)·k/W)                 for k < W
+//	ε_k = ε₀·(1 + (e−1)·min((k−W)/(T−W), 1)) for k ≥ W
+//
+// with k counted from 0. It needs 0 ≤ warmup < total and factors in [0, 1]. It excludes
+// WithLinearDecay.
+func WithWarmupLinear(warmup, total int, startFactor, endFactor float64) OptimizerOption {
+	return func(c *sgdConfig) error {
+		switch {
+		case warmup < 0 || total < 1 || warmup >= total:
+			return errors.Errorf("warm-up schedule needs 0 ≤ warm-up steps < total steps, got %d and %d", warmup, total)
+		case !(startFactor >= 0 && startFactor <= 1) || !(endFactor >= 0 && endFactor <= 1):
+			return errors.Errorf("warm-up schedule factors must be in [0, 1], got start %g, end %g", startFactor, endFactor)
+		}
+		c.warmup, c.total, c.startFactor, c.endFactor = warmup, total, startFactor, endFactor
+		return nil
+	}
+}
+
 // sgdConfig is the update rule shared by SGD, LinearDecay and Momentum:
 //
-//	ε_k = (1−α_k)·ε₀ + α_k·ε_τ, α_k = min(k/τ, 1)   (ε_k = ε₀ when τ = 0)
+//	ε_k = (1−α_k)·ε₀ + α_k·ε_τ, α_k = min(k/τ, 1)   (ε_k = ε₀ when τ = 0; see WithWarmupLinear)
 //	g   = ∇θ loss + λθ
-//	v   ← μ·v − ε_k·g, θ ← θ + v                   (θ ← θ − ε_k·g when μ = 0)
+//	v   ← μ·v − ε_k·g, θ ← θ + v                   (θ ← θ − ε_k·g when μ = 0; see WithNesterov)
+//
+// and, with WithDecoupledWeightDecay, θ ← θ·(1 − ε_k·λ_d) before the step.
 type sgdConfig struct {
-	eps0, epsTau float64 // Initial and final learning rates.
-	tau          int     // Steps of the linear decay; 0 for a constant rate.
-	momentum     float64 // μ, the slides' α of SGD with momentum; 0 for none.
-	weightDecay  float64 // λ of the L2 weight decay; 0 for none.
+	eps0, epsTau   float64 // Initial and final learning rates.
+	tau            int     // Steps of the linear decay; 0 for a constant rate.
+	momentum       float64 // μ, the slides' α of SGD with momentum; 0 for none.
+	weightDecay    float64 // λ of the L2 weight decay; 0 for none.
+	nesterov       bool    // Nesterov momentum in PyTorch's form.
+	decoupledDecay float64 // λ_d of the decoupled weight decay; 0 for none.
+	// The warm-up and linear decay schedule (total > 0): warm-up steps, total steps, and the
+	// factors of ε₀ at the start and at the end.
+	warmup, total          int
+	startFactor, endFactor float64
 }
 
 // newSGDConfig validates the learning rate and applies the options.
@@ -78,11 +134,21 @@ func newSGDConfig(lr float64, opts []OptimizerOption) (sgdConfig, error) {
 			return c, err
 		}
 	}
+	if c.tau > 0 && c.total > 0 {
+		return c, errors.New("linear decay and the warm-up schedule exclude each other")
+	}
 	return c, nil
 }
 
 // Rate returns the learning rate ε_k of update k (counted from 0), e.g. to plot a schedule.
 func (c *sgdConfig) Rate(k int) float64 {
+	if c.total > 0 {
+		k = max(k, 0)
+		if k < c.warmup {
+			return c.eps0 * (c.startFactor + (1-c.startFactor)*float64(k)/float64(c.warmup))
+		}
+		return c.eps0 * (1 + (c.endFactor-1)*min(float64(k-c.warmup)/float64(c.total-c.warmup), 1))
+	}
 	if c.tau == 0 {
 		return c.eps0
 	}
@@ -97,6 +163,17 @@ func (c *sgdConfig) Rate(k int) float64 {
 func (c *sgdConfig) rateGraph(globalStep *graph.Node) *graph.Node {
 	g := globalStep.Graph()
 	eps0 := graph.Scalar(g, globalStep.DType(), c.eps0)
+	if c.total > 0 {
+		k := graph.AddScalar(globalStep, -1)
+		decay := graph.MinScalar(graph.DivScalar(graph.AddScalar(k, -float64(c.warmup)), float64(c.total-c.warmup)), 1.0)
+		after := graph.AddScalar(graph.MulScalar(decay, c.endFactor-1), 1)
+		if c.warmup == 0 {
+			return graph.Mul(eps0, after)
+		}
+		before := graph.AddScalar(graph.MulScalar(graph.DivScalar(k, float64(c.warmup)), 1-c.startFactor), c.startFactor)
+		inWarmup := graph.LessThan(k, graph.Scalar(g, globalStep.DType(), float64(c.warmup)))
+		return graph.Mul(eps0, graph.Where(inWarmup, before, after))
+	}
 	if c.tau == 0 {
 		return eps0
 	}
@@ -160,8 +237,16 @@ func (c *sgdConfig) updateVariable(scope *model.Scope, v *model.Variable, grad, 
 	if c.weightDecay > 0 {
 		grad = graph.Add(grad, graph.MulScalar(value, c.weightDecay))
 	}
+	if c.decoupledDecay > 0 {
+		value = graph.Sub(value, graph.Mul(rate, graph.MulScalar(value, c.decoupledDecay))) // θ·(1 − ε_k·λ_d)
+	}
 	step := graph.Neg(graph.Mul(rate, grad)) // −ε_k·g
-	if c.momentum > 0 {
+	if c.momentum > 0 && c.nesterov {
+		bufferVar := velocityVariable(scope, v)
+		buffer := graph.Add(graph.MulScalar(bufferVar.NodeValue(g), c.momentum), grad) // b ← μb + g
+		bufferVar.SetNodeValue(buffer)
+		step = graph.Neg(graph.Mul(rate, graph.Add(grad, graph.MulScalar(buffer, c.momentum)))) // −ε_k(g + μb)
+	} else if c.momentum > 0 {
 		velocityVar := velocityVariable(scope, v)
 		step = graph.Add(graph.MulScalar(velocityVar.NodeValue(g), c.momentum), step) // μv − ε_k·g
 		velocityVar.SetNodeValue(step)
@@ -193,6 +278,9 @@ func NewSGD(lr float64, opts ...OptimizerOption) (*SGD, error) {
 	if err != nil {
 		return nil, errors.WithMessage(err, "SGD")
 	}
+	if c.nesterov {
+		return nil, errors.New("SGD: WithNesterov needs momentum (NewMomentum)")
+	}
 	return &SGD{sgdConfig: c}, nil
 }
 
@@ -219,6 +307,9 @@ func NewLinearDecay(eps0, epsTau float64, tau int, opts ...OptimizerOption) (*Li
 	c, err := newSGDConfig(eps0, append([]OptimizerOption{WithLinearDecay(epsTau, tau)}, opts...))
 	if err != nil {
 		return nil, errors.WithMessage(err, "LinearDecay")
+	}
+	if c.nesterov {
+		return nil, errors.New("LinearDecay: WithNesterov needs momentum (NewMomentum)")
 	}
 	return &LinearDecay{sgdConfig: c}, nil
 }
@@ -284,8 +375,17 @@ func (c *sgdConfig) describeOptions() string {
 	if c.tau > 0 && c.momentum > 0 {
 		s += fmt.Sprintf(", ε_τ=%g, τ=%d", c.epsTau, c.tau)
 	}
+	if c.total > 0 {
+		s += fmt.Sprintf(", warm-up %d of %d steps from %g·ε to %g·ε", c.warmup, c.total, c.startFactor, c.endFactor)
+	}
+	if c.nesterov {
+		s += ", Nesterov"
+	}
 	if c.weightDecay > 0 {
 		s += fmt.Sprintf(", λ=%g", c.weightDecay)
+	}
+	if c.decoupledDecay > 0 {
+		s += fmt.Sprintf(", decoupled λ=%g", c.decoupledDecay)
 	}
 	return s
 }
@@ -298,8 +398,8 @@ func NewAdam(lr float64, opts ...OptimizerOption) (optimizer.Interface, error) {
 	if err != nil {
 		return nil, errors.WithMessage(err, "Adam")
 	}
-	if c.tau != 0 {
-		return nil, errors.New("Adam: WithLinearDecay is not supported")
+	if c.tau != 0 || c.total != 0 || c.nesterov || c.decoupledDecay != 0 {
+		return nil, errors.New("Adam: WithLinearDecay, WithWarmupLinear, WithNesterov and WithDecoupledWeightDecay are not supported (WithWeightDecay selects AdamW)")
 	}
 	return optimizer.Adam().LearningRate(lr).WeightDecay(c.weightDecay).Done(), nil
 }

@@ -148,6 +148,30 @@ func TestOptimizersOnQuadratic(t *testing.T) {
 			{3 - 0.1*(2+0.5*3), -1 - 0.1*(-2+0.5*-1)},                   // g = (3.5, −2.5) → (2.65, −0.75)
 			{2.65 - 0.1*(1.65+0.5*2.65), -0.75 - 0.1*(-1.75+0.5*-0.75)}, // → (2.3525, −0.5375)
 		}},
+		{"Nesterov ε=0.1 μ=0.9 (PyTorch's form)", func(t *testing.T) optimizer.Interface {
+			return mustOpt(t)(NewMomentum(0.1, 0.9, WithNesterov()))
+		}, [][]float32{
+			mirror(3 - 0.1*(2+0.9*2)),                // b₁ = 2, d = g + μb = 3.8 → 2.62
+			mirror(2.62 - 0.1*(1.62+0.9*3.42)),       // b₂ = 0.9·2 + 1.62 = 3.42, d = 4.698 → 2.1502
+			mirror(2.1502 - 0.1*(1.1502+0.9*4.2282)), // b₃ = 0.9·3.42 + 1.1502 = 4.2282 → 1.654642
+		}},
+		{"Momentum ε=0.1 α=0.9 decoupled weight decay λ=0.5", func(t *testing.T) optimizer.Interface {
+			return mustOpt(t)(NewMomentum(0.1, 0.9, WithDecoupledWeightDecay(0.5)))
+		}, [][]float32{
+			// θ ← θ·(1 − ελ) + v, v ← αv − εg with g = θ − c: the decay does not enter v.
+			{3*0.95 - 0.1*2, -1*0.95 + 0.1*2},                                      // v₁ = (−0.2, 0.2) → (2.65, −0.75)
+			{2.65*0.95 + (0.9*-0.2 - 0.1*1.65), -0.75*0.95 + (0.9*0.2 + 0.1*1.75)}, // v₂ = (−0.345, 0.355) → (2.1725, −0.3575)
+		}},
+		{"SGD ε₀=0.4, warm-up 2 of 4 steps from ¼ε₀, down to ½ε₀", func(t *testing.T) optimizer.Interface {
+			return mustOpt(t)(NewSGD(0.4, WithWarmupLinear(2, 4, 0.25, 0.5)))
+		}, [][]float32{
+			mirror(3 - 0.1*2),           // k=0: ε = 0.4·¼ = 0.1 → 2.8
+			mirror(2.8 - 0.25*1.8),      // k=1: ε = 0.4·(¼ + ¾·½) = 0.25 → 2.35
+			mirror(2.35 - 0.4*1.35),     // k=2 = W: ε = ε₀ → 1.81
+			mirror(1.81 - 0.3*0.81),     // k=3: ε = 0.4·(1 − ½·½) = 0.3 → 1.567
+			mirror(1.567 - 0.2*0.567),   // k=4 = T: ε = ½ε₀ = 0.2 → 1.4536
+			mirror(1.4536 - 0.2*0.4536), // k=5 > T: stays 0.2
+		}},
 	}
 	testkit.ForEachBackend(t, func(t *testing.T, b compute.Backend) {
 		for _, tc := range tests {
@@ -157,6 +181,37 @@ func TestOptimizersOnQuadratic(t *testing.T) {
 			}
 		}
 	})
+}
+
+func TestWarmupLinearRate(t *testing.T) {
+	opt, err := NewSGD(0.4, WithWarmupLinear(2, 4, 0.25, 0.5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range []float64{0.1, 0.25, 0.4, 0.3, 0.2, 0.2} {
+		if got := opt.Rate(k); math.Abs(got-want) > 1e-15 {
+			t.Errorf("Rate(%d) = %g, want %g", k, got, want)
+		}
+	}
+	for _, bad := range []struct {
+		name string
+		opts []OptimizerOption
+	}{
+		{"warm-up ≥ total", []OptimizerOption{WithWarmupLinear(4, 4, 0, 0)}},
+		{"negative warm-up", []OptimizerOption{WithWarmupLinear(-1, 4, 0, 0)}},
+		{"factor > 1", []OptimizerOption{WithWarmupLinear(1, 4, 1.5, 0)}},
+		{"NaN factor", []OptimizerOption{WithWarmupLinear(1, 4, 0, math.NaN())}},
+		{"with linear decay", []OptimizerOption{WithWarmupLinear(1, 4, 0, 0), WithLinearDecay(0.1, 3)}},
+		{"NaN decoupled decay", []OptimizerOption{WithDecoupledWeightDecay(math.NaN())}},
+		{"negative decoupled decay", []OptimizerOption{WithDecoupledWeightDecay(-1)}},
+	} {
+		if _, err := NewMomentum(0.1, 0.9, bad.opts...); err == nil {
+			t.Errorf("%s: want an error", bad.name)
+		}
+	}
+	if _, err := NewSGD(0.1, WithNesterov()); err == nil {
+		t.Error("SGD with Nesterov and no momentum: want an error")
+	}
 }
 
 func TestOptimizerRateAndGlobalStep(t *testing.T) {
@@ -263,5 +318,34 @@ func TestAdamTrains(t *testing.T) {
 		opt := mustOpt(t)(NewAdam(0.01))
 		got := trainQuad(t, b, model.NewStore(), opt, 1)
 		checkClose(t, "Adam θ₁", got, []float32{3 - 0.01, -1 + 0.01})
+	})
+}
+
+// TestLabelSmoothingLoss checks the smoothed cross-entropy against values computed by hand in
+// float64 (the formula of PyTorch's CrossEntropyLoss(label_smoothing=s)):
+// −(1−s)·log p_y − (s/C)·Σ log p_c, averaged over the batch. Logits (1, 2, 3) with label 0:
+// 2.40760596444438 (s = 0), 2.30760596444438 (s = 0.1); logits (0.5, −1, 2) with label 2:
+// 0.24131129665715711 (s = 0), 0.39131129665715714 (s = 0.1).
+func TestLabelSmoothingLoss(t *testing.T) {
+	testkit.ForEachBackend(t, func(t *testing.T, b compute.Backend) {
+		for _, tc := range []struct {
+			s    float64
+			want float64
+		}{
+			{0, (2.40760596444438 + 0.24131129665715711) / 2},
+			{0.1, (2.30760596444438 + 0.39131129665715714) / 2},
+		} {
+			logits := tensors.FromValue([][]float32{{1, 2, 3}, {0.5, -1, 2}})
+			labels := tensors.FromValue([]int32{0, 2})
+			out, err := graph.ExecOnce(b, func(l, x *graph.Node) *graph.Node {
+				return crossEntropyLoss(tc.s)([]*graph.Node{l}, []*graph.Node{x})
+			}, labels, logits)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := float64(out.Value().(float32)); math.Abs(got-tc.want) > 1e-6 {
+				t.Errorf("smoothing %g: loss %.9f, want %.9f", tc.s, got, tc.want)
+			}
+		}
 	})
 }

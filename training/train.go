@@ -51,6 +51,25 @@ type TrainConfig struct {
 	Seed int64 `json:"seed"`
 	// Augment applies random crops and flips to the training images.
 	Augment bool `json:"augment,omitempty"`
+	// AugmentTranslate is the largest translation of Augment in pixels (0: datasets.AugmentPadding, 4).
+	AugmentTranslate int `json:"augment_translate,omitempty"`
+	// Nesterov selects Nesterov momentum in PyTorch's form for "momentum" (WithNesterov).
+	Nesterov bool `json:"nesterov,omitempty"`
+	// DecoupledWeightDecay is λ of the weight decay decoupled from the gradient
+	// (WithDecoupledWeightDecay; 0: none).
+	DecoupledWeightDecay float64 `json:"decoupled_weight_decay,omitempty"`
+	// WarmupFraction, when > 0, selects the warm-up and linear-decay schedule (WithWarmupLinear) for
+	// the SGD variants: the rate rises from WarmupStart·LearningRate to LearningRate over this
+	// fraction of all steps, then falls linearly to FinalLearningRate at the last step.
+	WarmupFraction float64 `json:"warmup_fraction,omitempty"`
+	// WarmupStart is the factor of LearningRate the warm-up starts from (0…1).
+	WarmupStart float64 `json:"warmup_start,omitempty"`
+	// LabelSmoothing mixes the one-hot targets with the uniform distribution, as PyTorch's
+	// CrossEntropyLoss(label_smoothing=s): target = (1−s)·one-hot + s/C (0: none).
+	LabelSmoothing float64 `json:"label_smoothing,omitempty"`
+	// TTA evaluates with test-time augmentation: the mean of the logits of each image and of its
+	// horizontal mirror (cnn.Evaluator.WithFlipTTA).
+	TTA bool `json:"tta,omitempty"`
 
 	// CheckpointDir, if not empty, receives a checkpoint every CheckpointEvery steps and at the end
 	// of every epoch; if it already holds one, Train resumes from it.
@@ -84,6 +103,18 @@ func (c *TrainConfig) Validate() error {
 		return errors.Errorf("learning rate = %g, must be > 0", c.LearningRate)
 	case c.CheckpointEvery < 0:
 		return errors.Errorf("checkpoint interval = %d steps, must be ≥ 0", c.CheckpointEvery)
+	case !(c.LabelSmoothing >= 0 && c.LabelSmoothing < 1):
+		return errors.Errorf("label smoothing = %g, must be in [0, 1)", c.LabelSmoothing)
+	case !(c.WarmupFraction >= 0 && c.WarmupFraction < 1):
+		return errors.Errorf("warm-up fraction = %g, must be in [0, 1)", c.WarmupFraction)
+	case !(c.WarmupStart >= 0 && c.WarmupStart <= 1):
+		return errors.Errorf("warm-up start = %g, must be in [0, 1]", c.WarmupStart)
+	case c.AugmentTranslate < 0 || c.AugmentTranslate > 16:
+		return errors.Errorf("augmentation translation = %d pixels, must be 0…16", c.AugmentTranslate)
+	case !(c.DecoupledWeightDecay >= 0) || math.IsInf(c.DecoupledWeightDecay, 0):
+		return errors.Errorf("decoupled weight decay = %g, must be finite and ≥ 0", c.DecoupledWeightDecay)
+	case c.WarmupFraction > 0 && !(c.FinalLearningRate >= 0 && c.FinalLearningRate <= c.LearningRate):
+		return errors.Errorf("final learning rate = %g, must be in [0, learning rate %g] with a warm-up", c.FinalLearningRate, c.LearningRate)
 	}
 	return nil
 }
@@ -95,9 +126,23 @@ func (c *TrainConfig) NewOptimizer(totalSteps int) (optimizer.Interface, error) 
 	if c.WeightDecay > 0 {
 		opts = append(opts, WithWeightDecay(c.WeightDecay))
 	}
+	if c.DecoupledWeightDecay > 0 {
+		opts = append(opts, WithDecoupledWeightDecay(c.DecoupledWeightDecay))
+	}
+	if c.Nesterov {
+		opts = append(opts, WithNesterov())
+	}
+	if c.WarmupFraction > 0 {
+		if c.Optimizer == OptimizerLinearDecay {
+			return nil, errors.New("a warm-up (warmup_fraction > 0) replaces the linear decay of \"lineardecay\": use \"momentum\" or \"sgd\"")
+		}
+		warmup := int(math.Round(c.WarmupFraction * float64(totalSteps)))
+		warmup = min(warmup, totalSteps-1)
+		opts = append(opts, WithWarmupLinear(warmup, totalSteps, c.WarmupStart, c.FinalLearningRate/c.LearningRate))
+	}
 	switch c.Optimizer {
 	case OptimizerMomentum, "":
-		if c.FinalLearningRate > 0 {
+		if c.FinalLearningRate > 0 && c.WarmupFraction == 0 {
 			opts = append(opts, WithLinearDecay(c.FinalLearningRate, totalSteps))
 		}
 		return NewMomentum(c.LearningRate, c.Momentum, opts...)
@@ -181,12 +226,13 @@ func newSession(ctx context.Context, b compute.Backend, t *cnn.Trained, trainSet
 		return nil, errors.Errorf("training set %s has %d classes, model %s has %d outputs", trainSet.Name, trainSet.NumClasses(), t.Model.Name, n)
 	}
 	s := &session{ctx: ctx, backend: b, trained: t, trainSet: trainSet, testSet: testSet, cfg: cfg,
-		state: &CheckpointState{Config: cfg}, eval: cnn.NewEvaluator(b, t)}
+		state: &CheckpointState{Config: cfg}, eval: cnn.NewEvaluator(b, t).WithFlipTTA(cfg.TTA)}
 	if err := s.restore(); err != nil {
 		return nil, err
 	}
 	batches, err := datasets.NewBatches(trainSet, datasets.BatchOptions{
-		BatchSize: cfg.BatchSize, Shuffle: true, Seed: cfg.Seed, DropLast: true, Augment: cfg.Augment})
+		BatchSize: cfg.BatchSize, Shuffle: true, Seed: cfg.Seed, DropLast: true, Augment: cfg.Augment,
+		AugmentTranslate: cfg.AugmentTranslate})
 	if err != nil {
 		return nil, err
 	}
@@ -195,7 +241,7 @@ func newSession(ctx context.Context, b compute.Backend, t *cnn.Trained, trainSet
 	if err != nil {
 		return nil, err
 	}
-	s.trainer = train.NewTrainer(b, t.Store(), t.Forward(true), crossEntropyLoss, opt,
+	s.trainer = train.NewTrainer(b, t.Store(), t.Forward(true), crossEntropyLoss(cfg.LabelSmoothing), opt,
 		[]metric.Interface{metric.NewBaseMetric("Batch Accuracy", "acc", metric.AccuracyMetricType, batchAccuracy, nil)}, nil)
 	s.progress = NewProgress(cfg.Progress, cfg.Epochs, batches.NumBatches(), cfg.BatchSize)
 	return s, nil
@@ -390,10 +436,22 @@ func (s *session) waitCheckpoint() error {
 	return err
 }
 
-// crossEntropyLoss is the mean sparse categorical cross-entropy of logits and int labels [B].
-func crossEntropyLoss(labels, logits []*graph.Node) *graph.Node {
-	l := graph.Reshape(labels[0], -1, 1)
-	return graph.ReduceAllMean(loss.SparseCategoricalCrossEntropyLogits([]*graph.Node{l}, logits))
+// crossEntropyLoss returns the mean sparse categorical cross-entropy of logits and int labels
+// [B], with the targets smoothed by smoothing (PyTorch's label_smoothing): the loss of an image is
+// −(1−s)·log p_label − (s/C)·Σ_c log p_c. With s = 0 it is GoMLX's own loss.
+func crossEntropyLoss(smoothing float64) func(labels, logits []*graph.Node) *graph.Node {
+	return func(labels, logits []*graph.Node) *graph.Node {
+		if smoothing == 0 {
+			l := graph.Reshape(labels[0], -1, 1)
+			return graph.ReduceAllMean(loss.SparseCategoricalCrossEntropyLogits([]*graph.Node{l}, logits))
+		}
+		x := logits[0]
+		numClasses := x.Shape().Dimensions[1]
+		logp := graph.LogSoftmax(x, -1)
+		oneHot := graph.OneHot(graph.Reshape(labels[0], -1), numClasses, logp.DType())
+		target := graph.AddScalar(graph.MulScalar(oneHot, 1-smoothing), smoothing/float64(numClasses))
+		return graph.Neg(graph.ReduceAllMean(graph.ReduceSum(graph.Mul(target, logp), -1)))
+	}
 }
 
 // batchAccuracy is the fraction of a batch whose top logit is the label: GoMLX's sparse
@@ -428,8 +486,27 @@ func (c TrainConfig) String() string {
 	if c.FinalLearningRate > 0 {
 		s += fmt.Sprintf(" → %g", c.FinalLearningRate)
 	}
+	if c.Nesterov {
+		s += " Nesterov"
+	}
+	if c.WarmupFraction > 0 {
+		s += fmt.Sprintf(" warm-up %g of the steps from %g×", c.WarmupFraction, c.WarmupStart)
+	}
 	if c.WeightDecay > 0 {
 		s += fmt.Sprintf(" weight decay %g", c.WeightDecay)
 	}
-	return s + fmt.Sprintf(", batch %d, %d epochs, seed %d, augment %v", c.BatchSize, c.Epochs, c.Seed, c.Augment)
+	if c.DecoupledWeightDecay > 0 {
+		s += fmt.Sprintf(" decoupled weight decay %g", c.DecoupledWeightDecay)
+	}
+	if c.LabelSmoothing > 0 {
+		s += fmt.Sprintf(" label smoothing %g", c.LabelSmoothing)
+	}
+	s += fmt.Sprintf(", batch %d, %d epochs, seed %d, augment %v", c.BatchSize, c.Epochs, c.Seed, c.Augment)
+	if c.Augment && c.AugmentTranslate > 0 {
+		s += fmt.Sprintf(" (±%d px)", c.AugmentTranslate)
+	}
+	if c.TTA {
+		s += ", flip TTA"
+	}
+	return s
 }

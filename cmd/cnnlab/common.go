@@ -35,6 +35,10 @@ type trainFlags struct {
 	lr, lrFinal, momentum, weightDecay  float64
 	seed                                int64
 	augment, quick, noProgress, evalAll bool
+	// The recipe pieces of fast CIFAR training (see training.TrainConfig).
+	nesterov, tta                                    bool
+	decoupledWD, warmup, warmupStart, labelSmoothing float64
+	translate                                        int
 }
 
 // backendUsage and dataUsage are the help texts of the --backend and --data flags of every command.
@@ -62,13 +66,22 @@ func (f *trainFlags) register(fs *flag.FlagSet, defaultOut string) {
 	fs.IntVar(&f.checkpointEvery, "checkpoint-every", 200, "steps between checkpoints (also saved after every epoch)")
 	fs.BoolVar(&f.noProgress, "no-progress", false, "do not print the progress display (to stderr)")
 	fs.BoolVar(&f.evalAll, "eval-train", false, "evaluate the whole training set after every epoch (default: running mean of the epoch's batches)")
+	fs.BoolVar(&f.nesterov, "nesterov", false, "Nesterov momentum, PyTorch's form (optimizer momentum)")
+	fs.Float64Var(&f.decoupledWD, "decoupled-wd", 0, "weight decay decoupled from the gradient, θ ← θ·(1 − ε·λ) each step (0: none)")
+	fs.Float64Var(&f.warmup, "warmup", 0, "fraction of the steps of a linear learning-rate warm-up, then a linear decay to --lr-final (0: no warm-up)")
+	fs.Float64Var(&f.warmupStart, "warmup-start", 0, "factor of --lr the warm-up starts from (0…1)")
+	fs.Float64Var(&f.labelSmoothing, "label-smoothing", 0, "label smoothing s of the cross-entropy, as PyTorch's (0: none)")
+	fs.IntVar(&f.translate, "translate", 0, fmt.Sprintf("largest translation of --augment in pixels (0: %d)", datasets.AugmentPadding))
+	fs.BoolVar(&f.tta, "tta", false, "evaluate with test-time augmentation: mean logits of each image and its mirror")
 }
 
 // config returns the training configuration of the flags.
 func (f *trainFlags) config() (training.TrainConfig, error) {
 	cfg := training.TrainConfig{Epochs: f.epochs, BatchSize: f.batch, Optimizer: f.optimizer, LearningRate: f.lr,
 		FinalLearningRate: f.lrFinal, Momentum: f.momentum, WeightDecay: f.weightDecay, Seed: f.seed,
-		Augment: f.augment, CheckpointEvery: f.checkpointEvery, EvalTrain: f.evalAll}
+		Augment: f.augment, CheckpointEvery: f.checkpointEvery, EvalTrain: f.evalAll,
+		Nesterov: f.nesterov, DecoupledWeightDecay: f.decoupledWD, WarmupFraction: f.warmup, WarmupStart: f.warmupStart,
+		LabelSmoothing: f.labelSmoothing, AugmentTranslate: f.translate, TTA: f.tta}
 	if cfg.Epochs == 0 {
 		cfg.Epochs = training.DefaultTrainConfig().Epochs
 		if env := os.Getenv(EpochsEnv); env != "" {

@@ -22,12 +22,18 @@ func runTrain(args []string, stdout io.Writer) error {
 	fs := newFlagSet("train", "[flags]")
 	var f trainFlags
 	f.register(fs, "out/train")
-	modelName := fs.String("model", "cnn", "model of the zoo: cnn (the lecture's), cnn-maxpool, mlp, resnet-mini, resnet18 (see cnnlab models)")
+	modelName := fs.String("model", "cnn", "model of the zoo: cnn (the lecture's), cnn-maxpool, mlp, resnet-mini, convnet7-bn, resnet18 (see cnnlab models)")
 	classes := fs.String("classes", strings.Join(lecture.ClassIDs(), ","), "classes: comma-separated CIFAR-100 ids or names, or \"all\"")
+	preset := fs.String("preset", "", "named settings, overridden by the flags given: "+strings.Join(presetNames(), ", ")+
+		" (cifar100-1h: ConvNet7BN on all 100 classes with the fast-training recipe, about an hour on 2 CPU cores)")
+	configFile := fs.String("config", "", "JSON file of flag names to values (e.g. {\"lr\": 0.4, \"nesterov\": true}), overridden by the flags given, over the preset")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if err := noArgs(fs); err != nil {
+		return err
+	}
+	if err := applyPresetAndConfig(fs, *preset, *configFile); err != nil {
 		return err
 	}
 	cfg, err := f.config()
