@@ -238,6 +238,7 @@ type datasetSpec struct {
 	namesFiles    []string // Fine (or only) names file, then the coarse names file if any.
 	url           string   // Official tarball URL.
 	archiveSHA256 string   // Official tarball sha256.
+	archiveSize   int64    // Official tarball size in bytes; 0: unknown, no limit.
 }
 
 // Official CIFAR-100 checksums and URL.
@@ -250,6 +251,12 @@ const (
 	CIFAR10ArchiveSHA256  = "c4a38c50a1bc5f3a1c5537f2155ab9d68f9f25eb1ed8d9ddda3db29a59bca1dd"
 )
 
+// Official tarball sizes in bytes: a download never reads more.
+const (
+	CIFAR100ArchiveSize = 168513733
+	CIFAR10ArchiveSize  = 170052171
+)
+
 // cifar100Spec returns the official CIFAR-100 layout.
 func cifar100Spec() datasetSpec {
 	return datasetSpec{
@@ -260,6 +267,7 @@ func cifar100Spec() datasetSpec {
 		namesFiles:    []string{"fine_label_names.txt", "coarse_label_names.txt"},
 		url:           CIFAR100URL,
 		archiveSHA256: CIFAR100ArchiveSHA256,
+		archiveSize:   CIFAR100ArchiveSize,
 	}
 }
 
@@ -273,6 +281,7 @@ func cifar10Spec() datasetSpec {
 		namesFiles:    []string{"batches.meta.txt"},
 		url:           CIFAR10URL,
 		archiveSHA256: CIFAR10ArchiveSHA256,
+		archiveSize:   CIFAR10ArchiveSize,
 	}
 	for i := 1; i <= 5; i++ {
 		spec.train = append(spec.train, fileSpec{name: fmt.Sprintf("data_batch_%d.bin", i), records: 10000})
