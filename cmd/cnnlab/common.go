@@ -17,6 +17,7 @@ import (
 	"github.com/cnnlab/cnnlab/backend"
 	"github.com/cnnlab/cnnlab/datasets"
 	"github.com/cnnlab/cnnlab/internal/atomicfile"
+	"github.com/cnnlab/cnnlab/internal/dirlock"
 	"github.com/cnnlab/cnnlab/training"
 	"github.com/gomlx/compute"
 	"github.com/pkg/errors"
@@ -48,7 +49,7 @@ func (f *trainFlags) register(fs *flag.FlagSet, defaultOut string) {
 	d := training.DefaultTrainConfig()
 	fs.StringVar(&f.backend, "backend", "", backendUsage)
 	fs.StringVar(&f.data, "data", "", dataUsage)
-	fs.StringVar(&f.out, "out", defaultOut, "output directory: model, checkpoint, history, reports (a run there resumes from its checkpoint)")
+	fs.StringVar(&f.out, "out", defaultOut, "output directory: model, checkpoint, history, reports (a run there resumes from its checkpoint; one run at a time: locked)")
 	fs.IntVar(&f.epochs, "epochs", 0, fmt.Sprintf("epochs of training (default $%s, else %d)", EpochsEnv, d.Epochs))
 	fs.BoolVar(&f.quick, "quick", false, fmt.Sprintf("short run of %d epochs, for notebooks and CI (accuracy bounds not reached)", quickEpochs))
 	fs.IntVar(&f.batch, "batch", d.BatchSize, "batch size")
@@ -133,6 +134,20 @@ func loadClasses(dataDir, classes string) (train, test *datasets.Set, err error)
 		return nil, nil, errors.Errorf("--classes %q: give at least 2 classes (ids or names, comma-separated) or \"all\"", classes)
 	}
 	return data.Subset(list...)
+}
+
+// lockOut creates the output directory dir and locks it for this run (see dirlock): a second
+// run on the same directory fails, naming the first one's PID. A lock left by a killed run is
+// taken over, with a note on stdout.
+func lockOut(dir string, stdout io.Writer) (*dirlock.Lock, error) {
+	l, err := dirlock.Acquire(dir)
+	if err != nil {
+		return nil, errors.WithMessage(err, "--out")
+	}
+	if l.StalePID != 0 {
+		fmt.Fprintf(stdout, "note: the previous run in %s (PID %d) ended without releasing it (killed?); taking over\n", dir, l.StalePID)
+	}
+	return l, nil
 }
 
 // signalContext returns a context cancelled by SIGINT or SIGTERM, so training stops after a

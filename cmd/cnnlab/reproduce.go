@@ -46,6 +46,11 @@ func runReproduce(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	lock, err := lockOut(f.out, stdout)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = lock.Release() }()
 	b, err := openBackend(f.backend, stdout)
 	if err != nil {
 		return err

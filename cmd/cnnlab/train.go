@@ -34,6 +34,11 @@ func runTrain(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	lock, err := lockOut(f.out, stdout)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = lock.Release() }()
 	trainSet, testSet, err := loadClasses(f.data, *classes)
 	if err != nil {
 		return err
