@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -65,8 +66,11 @@ func (f *trainFlags) register(fs *flag.FlagSet, defaultOut string) {
 	fs.BoolVar(&f.evalAll, "eval-train", false, "evaluate the whole training set after every epoch (default: running mean of the epoch's batches)")
 }
 
-// config returns the training configuration of the flags.
-func (f *trainFlags) config() (training.TrainConfig, error) {
+// config validates the flags parsed by fs and returns the training configuration they give.
+func (f *trainFlags) config(fs *flag.FlagSet) (training.TrainConfig, error) {
+	if err := f.validate(fs); err != nil {
+		return training.TrainConfig{}, err
+	}
 	cfg := training.TrainConfig{Epochs: f.epochs, BatchSize: f.batch, Optimizer: f.optimizer, LearningRate: f.lr,
 		FinalLearningRate: f.lrFinal, Momentum: f.momentum, WeightDecay: f.weightDecay, Seed: f.seed,
 		Augment: f.augment, CheckpointEvery: f.checkpointEvery, EvalTrain: f.evalAll}
@@ -90,6 +94,48 @@ func (f *trainFlags) config() (training.TrainConfig, error) {
 		return cfg, err
 	}
 	return cfg, cfg.Validate()
+}
+
+// validate checks each flag parsed by fs on its own, before anything is loaded or created: the
+// error names the flag, its value and what it takes.
+func (f *trainFlags) validate(fs *flag.FlagSet) error {
+	set := make(map[string]bool)
+	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	usesMomentum := f.optimizer == training.OptimizerMomentum || f.optimizer == ""
+	checks := []struct {
+		flag string
+		bad  bool
+		want string
+	}{
+		{"epochs", f.epochs < 0 || (set["epochs"] && f.epochs == 0), "a number of epochs ≥ 1"},
+		{"batch", f.batch < 1, "a batch size ≥ 1"},
+		{"lr", !finite(f.lr) || f.lr <= 0, "a finite learning rate > 0"},
+		{"lr-final", !finite(f.lrFinal) || f.lrFinal < 0, "a finite learning rate ≥ 0"},
+		{"lr-final", f.lrFinal > 0 && !usesMomentum && f.optimizer != training.OptimizerLinearDecay,
+			"--optimizer momentum or lineardecay (--optimizer " + f.optimizer + " has no final rate)"},
+		{"momentum", !finite(f.momentum) || f.momentum < 0 || f.momentum >= 1, "a momentum coefficient in [0, 1)"},
+		{"momentum", set["momentum"] && !usesMomentum, "--optimizer momentum (--optimizer " + f.optimizer + " has none)"},
+		{"weight-decay", !finite(f.weightDecay) || f.weightDecay < 0, "a finite weight decay ≥ 0"},
+		{"checkpoint-every", f.checkpointEvery < 0, "a number of steps ≥ 0 (0: at the end of epochs only)"},
+	}
+	for _, c := range checks {
+		if c.bad {
+			return errors.Errorf("--%s %s: want %s", c.flag, fs.Lookup(c.flag).Value, c.want)
+		}
+	}
+	return nil
+}
+
+// finite reports whether v is neither NaN nor ±Inf.
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+// checkBatch fails if the --batch of cfg is larger than the training set (no step per epoch).
+func checkBatch(cfg training.TrainConfig, train *datasets.Set) error {
+	if cfg.BatchSize > train.Len() {
+		return errors.Errorf("--batch %d: larger than the %d training images of %s (an epoch would have no step)",
+			cfg.BatchSize, train.Len(), train.Name)
+	}
+	return nil
 }
 
 // noArgs fails if fs has positional arguments left.

@@ -9,11 +9,13 @@ import (
 	"testing"
 
 	"github.com/cnnlab/cnnlab/internal/dirlock"
+	"github.com/cnnlab/cnnlab/internal/testenv"
 )
 
 func TestOutDirectoryLocked(t *testing.T) {
 	for _, command := range []string{"train", "reproduce"} {
 		t.Run(command, func(t *testing.T) {
+			testenv.CIFAR100Dir(t) // The lock is taken once the data is loaded and the flags checked against it.
 			out := filepath.Join(t.TempDir(), "out")
 			l, err := dirlock.Acquire(out)
 			if err != nil {

@@ -42,15 +42,10 @@ func runReproduce(args []string, stdout io.Writer) error {
 	if err := noArgs(fs); err != nil {
 		return err
 	}
-	cfg, err := f.config()
+	cfg, err := f.config(fs)
 	if err != nil {
 		return err
 	}
-	lock, err := lockOut(f.out, stdout)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = lock.Release() }()
 	b, err := openBackend(f.backend, stdout)
 	if err != nil {
 		return err
@@ -60,6 +55,14 @@ func runReproduce(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := checkBatch(cfg, trainSet); err != nil {
+		return err
+	}
+	lock, err := lockOut(f.out, stdout)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = lock.Release() }()
 	m := cnn.LectureCNN(trainSet.NumClasses())
 	summary, err := m.Summary()
 	if err != nil {

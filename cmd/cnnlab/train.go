@@ -30,8 +30,15 @@ func runTrain(args []string, stdout io.Writer) error {
 	if err := noArgs(fs); err != nil {
 		return err
 	}
-	cfg, err := f.config()
+	cfg, err := f.config(fs)
 	if err != nil {
+		return err
+	}
+	trainSet, testSet, err := loadClasses(f.data, *classes)
+	if err != nil {
+		return err
+	}
+	if err := checkBatch(cfg, trainSet); err != nil {
 		return err
 	}
 	lock, err := lockOut(f.out, stdout)
@@ -39,10 +46,6 @@ func runTrain(args []string, stdout io.Writer) error {
 		return err
 	}
 	defer func() { _ = lock.Release() }()
-	trainSet, testSet, err := loadClasses(f.data, *classes)
-	if err != nil {
-		return err
-	}
 	m, err := cnn.NewModel(*modelName, trainSet.NumClasses())
 	if err != nil {
 		return err
