@@ -1,6 +1,9 @@
 package datasets
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"math"
 	"slices"
@@ -287,4 +290,25 @@ func checkRecordLen(n int) error {
 		return errors.Errorf("record has %d values, want %d (3×32×32)", n, RecordPixels)
 	}
 	return nil
+}
+
+// SHA256 returns the hex sha256 of the set's content: its images, labels and class ids (not its
+// name), to tell whether two sets hold the same data.
+func (s *Set) SHA256() string {
+	h := sha256.New()
+	var buf [8]byte
+	writeInt := func(v int64) {
+		binary.LittleEndian.PutUint64(buf[:], uint64(v))
+		h.Write(buf[:])
+	}
+	writeInt(int64(s.Len()))
+	h.Write(s.Pixels)
+	for _, l := range s.Labels {
+		writeInt(int64(l))
+	}
+	writeInt(int64(len(s.ClassIDs)))
+	for _, id := range s.ClassIDs {
+		writeInt(int64(id))
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }

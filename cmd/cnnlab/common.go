@@ -37,6 +37,7 @@ type trainFlags struct {
 	lr, lrFinal, momentum, weightDecay  float64
 	seed                                int64
 	augment, quick, noProgress, evalAll bool
+	restart                             bool
 }
 
 // backendUsage and dataUsage are the help texts of the --backend and --data flags of every command.
@@ -63,6 +64,7 @@ func (f *trainFlags) register(fs *flag.FlagSet, defaultOut string) {
 	fs.BoolVar(&f.augment, "augment", false, "augment training images (random crop with 4-pixel padding, horizontal flip)")
 	fs.IntVar(&f.checkpointEvery, "checkpoint-every", 200, "steps between checkpoints (also saved after every epoch)")
 	fs.BoolVar(&f.noProgress, "no-progress", false, "do not print the progress display (to stderr)")
+	fs.BoolVar(&f.restart, "restart", false, "discard the checkpoint in --out and train from scratch (instead of resuming it)")
 	fs.BoolVar(&f.evalAll, "eval-train", false, "evaluate the whole training set after every epoch (default: running mean of the epoch's batches)")
 }
 

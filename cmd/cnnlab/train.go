@@ -55,7 +55,7 @@ func runTrain(args []string, stdout io.Writer) error {
 		return err
 	}
 	defer b.Finalize()
-	run, err := trainAndSave(b, m, trainSet, testSet, cfg, f.out, stdout)
+	run, err := trainAndSave(b, m, trainSet, testSet, cfg, f.out, f.restart, stdout)
 	if err != nil {
 		return err
 	}
@@ -88,13 +88,19 @@ type runReport struct {
 	CheckpointsDir string                `json:"checkpoint_dir"`
 }
 
-// trainAndSave runs the experiment with checkpoints under out/checkpoint and writes out/model,
-// out/history.{csv,json}, out/report.json and out/report.txt.
-func trainAndSave(b compute.Backend, m *cnn.Model, trainSet, testSet *datasets.Set, cfg training.TrainConfig, out string, stdout io.Writer) (*runReport, error) {
+// trainAndSave runs the experiment with checkpoints under out/checkpoint (removed first if
+// restart) and writes out/model, out/history.{csv,json}, out/report.json and out/report.txt.
+func trainAndSave(b compute.Backend, m *cnn.Model, trainSet, testSet *datasets.Set, cfg training.TrainConfig, out string, restart bool, stdout io.Writer) (*runReport, error) {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return nil, errors.Wrapf(err, "creating output directory %q", out)
 	}
 	cfg.CheckpointDir = filepath.Join(out, "checkpoint")
+	if restart {
+		if err := os.RemoveAll(cfg.CheckpointDir); err != nil {
+			return nil, errors.Wrapf(err, "--restart: removing the checkpoint %q", cfg.CheckpointDir)
+		}
+		fmt.Fprintf(stdout, "--restart: removed the checkpoint in %s\n", cfg.CheckpointDir)
+	}
 	fmt.Fprintf(stdout, "training %s (%d parameters) on %s (%d images), testing on %s (%d images): %s\n",
 		m.Name, m.NumParams(), trainSet.Name, trainSet.Len(), testSet.Name, testSet.Len(), cfg)
 	ctx, stop := signalContext()
