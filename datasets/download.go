@@ -90,7 +90,8 @@ func ensure(ctx context.Context, dir string, spec datasetSpec, opts DownloadOpti
 }
 
 // verify checks the files of an extracted dataset directory: each records file has the expected
-// size (and sha256, where the spec has one), each names file the expected number of names.
+// size (and sha256, where the spec has one), each names file the expected number of names (and
+// sha256, where the spec has one).
 func (spec datasetSpec) verify(root string) error {
 	for _, f := range append(spec.train[:len(spec.train):len(spec.train)], spec.test) {
 		p := filepath.Join(root, f.name)
@@ -118,7 +119,7 @@ func (spec datasetSpec) verify(root string) error {
 		if i == 1 {
 			n = spec.format.numCoarse
 		}
-		if _, err := readNames(filepath.Join(root, name), n); err != nil {
+		if _, err := readNames(filepath.Join(root, name), n, spec.namesSum(i)); err != nil {
 			return err
 		}
 	}
