@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -196,8 +197,9 @@ const maxNamesFileSize = 64 << 10
 
 // readNames reads a label-names file with one name per line and returns exactly n names. Trailing
 // blank lines are ignored (CIFAR-10's batches.meta.txt has them); any other blank, duplicated or
-// missing name is an error.
-func readNames(path string, n int) ([]string, error) {
+// missing name is an error, and so is a file whose sha256 is not wantSHA256 ("" accepts any): two
+// names swapped would mislabel every report.
+func readNames(path string, n int, wantSHA256 string) ([]string, error) {
 	file, err := os.Open(path)
 	if err != nil {
 		return nil, errors.Wrap(err, "opening label names")
@@ -226,6 +228,10 @@ func readNames(path string, n int) ([]string, error) {
 		seen[name] = i
 		lines[i] = name
 	}
+	if sum := sha256.Sum256(data); wantSHA256 != "" && hex.EncodeToString(sum[:]) != wantSHA256 {
+		return nil, errors.Errorf("%s: sha256 mismatch: got %s, want %s (names edited or damaged: reports would be mislabelled)",
+			path, hex.EncodeToString(sum[:]), wantSHA256)
+	}
 	return lines, nil
 }
 
@@ -236,8 +242,10 @@ type datasetSpec struct {
 	train         []fileSpec // Concatenated in order.
 	test          fileSpec
 	namesFiles    []string // Fine (or only) names file, then the coarse names file if any.
+	namesSHA256   []string // Expected sha256 of each names file; "" or missing skips the check.
 	url           string   // Official tarball URL.
 	archiveSHA256 string   // Official tarball sha256.
+	archiveSize   int64    // Official tarball size in bytes; 0: unknown, no limit.
 }
 
 // Official CIFAR-100 checksums and URL.
@@ -246,8 +254,18 @@ const (
 	CIFAR100ArchiveSHA256 = "58a81ae192c23a4be8b1804d68e518ed807d710a4eb253b1f2a199162a40d8ec"
 	CIFAR100TrainSHA256   = "f31298fc616915fa142368359df1c4ca2ae984d6915ca468b998a5ec6aeebf29"
 	CIFAR100TestSHA256    = "d8b1e6b7b3bee4020055f0699b111f60b1af1e262aeb93a0b659061746f8224a"
-	CIFAR10URL            = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"
-	CIFAR10ArchiveSHA256  = "c4a38c50a1bc5f3a1c5537f2155ab9d68f9f25eb1ed8d9ddda3db29a59bca1dd"
+	// CIFAR100FineNamesSHA256 and CIFAR100CoarseNamesSHA256 are those of fine_label_names.txt
+	// and coarse_label_names.txt.
+	CIFAR100FineNamesSHA256   = "4a53f81a8af29bb6aa646bfe2c455db1b061edfde82a39c0cfc313ef536c681b"
+	CIFAR100CoarseNamesSHA256 = "14e28b5b70e3d8a29704b0d9f8c5985cca5f3c3d08ea043dcc87a036df37a2b3"
+	CIFAR10URL                = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"
+	CIFAR10ArchiveSHA256      = "c4a38c50a1bc5f3a1c5537f2155ab9d68f9f25eb1ed8d9ddda3db29a59bca1dd"
+)
+
+// Official tarball sizes in bytes: a download never reads more.
+const (
+	CIFAR100ArchiveSize = 168513733
+	CIFAR10ArchiveSize  = 170052171
 )
 
 // cifar100Spec returns the official CIFAR-100 layout.
@@ -258,8 +276,10 @@ func cifar100Spec() datasetSpec {
 		train:         []fileSpec{{name: "train.bin", records: 50000, sha256: CIFAR100TrainSHA256}},
 		test:          fileSpec{name: "test.bin", records: 10000, sha256: CIFAR100TestSHA256},
 		namesFiles:    []string{"fine_label_names.txt", "coarse_label_names.txt"},
+		namesSHA256:   []string{CIFAR100FineNamesSHA256, CIFAR100CoarseNamesSHA256},
 		url:           CIFAR100URL,
 		archiveSHA256: CIFAR100ArchiveSHA256,
+		archiveSize:   CIFAR100ArchiveSize,
 	}
 }
 
@@ -273,11 +293,20 @@ func cifar10Spec() datasetSpec {
 		namesFiles:    []string{"batches.meta.txt"},
 		url:           CIFAR10URL,
 		archiveSHA256: CIFAR10ArchiveSHA256,
+		archiveSize:   CIFAR10ArchiveSize,
 	}
 	for i := 1; i <= 5; i++ {
 		spec.train = append(spec.train, fileSpec{name: fmt.Sprintf("data_batch_%d.bin", i), records: 10000})
 	}
 	return spec
+}
+
+// namesSum returns the expected sha256 of the i-th names file ("": not checked).
+func (spec datasetSpec) namesSum(i int) string {
+	if i < len(spec.namesSHA256) {
+		return spec.namesSHA256[i]
+	}
+	return ""
 }
 
 // members lists the files of the dataset directory, relative to it.
@@ -306,12 +335,12 @@ func (spec datasetSpec) load(dir string) (*loaded, error) {
 		return nil, errors.Errorf("%s is not a directory", root)
 	}
 	out := &loaded{}
-	for _, name := range spec.namesFiles {
+	for i, name := range spec.namesFiles {
 		n := spec.format.numFine
-		if len(out.names) == 1 {
+		if i == 1 {
 			n = spec.format.numCoarse
 		}
-		names, err := readNames(filepath.Join(root, name), n)
+		names, err := readNames(filepath.Join(root, name), n, spec.namesSum(i))
 		if err != nil {
 			return nil, err
 		}
@@ -375,9 +404,11 @@ func loadCIFAR100(dir string, spec datasetSpec) (*CIFAR100, error) {
 		return nil, errors.WithMessage(err, "loading CIFAR-100")
 	}
 	fine, coarse := l.names[0], l.names[1]
+	train, test := newSet("train", l.train, fine), newSet("test", l.test, fine)
+	train.CoarseNames, test.CoarseNames = slices.Clone(coarse), slices.Clone(coarse)
 	return &CIFAR100{
-		Train:       newSet("train", l.train, fine),
-		Test:        newSet("test", l.test, fine),
+		Train:       train,
+		Test:        test,
 		FineNames:   fine,
 		CoarseNames: coarse,
 	}, nil

@@ -5,7 +5,10 @@
 //   - Download (EnsureCIFAR100, EnsureCIFAR10): fetch the official tarball into a cache directory
 //     (DefaultDir, overridable with $CNNLAB_DATA_DIR), resume an interrupted download with an HTTP
 //     Range request, verify its sha256, extract it in pure Go into a temporary directory and rename
-//     it into place only once the extracted files verified. A directory that already verifies is
+//     it into place only once the extracted files verified. A server that stalls (no byte for
+//     DownloadOptions.StallTimeout, headers included) fails with the URL and the bytes that arrived,
+//     the partial file kept to resume; no more than the official archive size is ever read;
+//     progress is a bar on a terminal and a line per tenth of the archive otherwise (logs). A directory that already verifies is
 //     used as is, without any network access.
 //   - Parsing (LoadCIFAR100, LoadCIFAR10): the binary records (label byte(s) followed by 3072
 //     bytes: the R, G and B planes of a 32×32 image, each row-major) into a compact Set of uint8

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -13,18 +14,27 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/cnnlab/cnnlab/internal/testenv"
 )
 
 // tarServer serves a tarball; it records the Range headers it gets, and cuts off the first
 // response after cutAt bytes if cutAt > 0; if ignoreRange it always answers 200 with everything.
+// On the first request, stallHeaders makes it stall before the headers and stallAt > 0 after
+// stallAt bytes of body, until the client gives up or release is closed. extra is sent after the
+// data (announced in Content-Length unless noLength).
 type tarServer struct {
-	data        []byte
-	cutAt       int
-	ignoreRange bool
-	mu          sync.Mutex
-	ranges      []string
+	data         []byte
+	cutAt        int
+	ignoreRange  bool
+	stallHeaders bool
+	stallAt      int
+	extra        []byte
+	noLength     bool
+	release      chan struct{}
+	mu           sync.Mutex
+	ranges       []string
 }
 
 func (s *tarServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -33,6 +43,10 @@ func (s *tarServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.ranges = append(s.ranges, rng)
 	first := len(s.ranges) == 1
 	s.mu.Unlock()
+	if first && s.stallHeaders {
+		s.stall(r)
+		return
+	}
 	start := 0
 	if rng != "" && !s.ignoreRange {
 		n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(rng, "bytes="), "-"))
@@ -41,19 +55,37 @@ func (s *tarServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		start = n
-		w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", n, len(s.data)-1, len(s.data)))
+		w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", n, len(s.data)-1, len(s.data)+len(s.extra)))
 	}
-	w.Header().Set("Content-Length", strconv.Itoa(len(s.data)-start))
+	body := append(s.data[start:len(s.data):len(s.data)], s.extra...)
+	if !s.noLength {
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	} else {
+		w.(http.Flusher).Flush() // Headers out before the body: chunked, no length.
+	}
 	if start > 0 {
 		w.WriteHeader(http.StatusPartialContent)
 	}
-	body := s.data[start:]
-	if first && s.cutAt > 0 {
+	switch {
+	case first && s.cutAt > 0:
 		_, _ = w.Write(body[:s.cutAt])
 		w.(http.Flusher).Flush()
 		panic(http.ErrAbortHandler) // Cuts the connection mid-body.
+	case first && s.stallAt > 0:
+		_, _ = w.Write(body[:s.stallAt])
+		w.(http.Flusher).Flush()
+		s.stall(r)
+		return
 	}
 	_, _ = w.Write(body)
+}
+
+// stall waits until the client gives up on r or the test releases the server.
+func (s *tarServer) stall(r *http.Request) {
+	select {
+	case <-r.Context().Done():
+	case <-s.release:
+	}
 }
 
 // cifar100Tarball returns a small CIFAR-100 tarball with the given members left out, and the spec
@@ -71,6 +103,7 @@ func cifar100Tarball(t *testing.T, leaveOut ...string) ([]byte, datasetSpec) {
 	}
 	tarball := makeTarball(t, members, order)
 	spec.archiveSHA256 = sha256Hex(tarball)
+	spec.archiveSize = int64(len(tarball))
 	return tarball, spec
 }
 
@@ -121,6 +154,127 @@ func TestEnsureResumesCutDownload(t *testing.T) {
 	}
 }
 
+// testDeadline bounds a download test that would otherwise hang.
+const testDeadline = 30 * time.Second
+
+func TestEnsureStalledDownload(t *testing.T) {
+	const stallTimeout = 200 * time.Millisecond
+	tests := []struct {
+		name       string
+		server     func(n int) *tarServer
+		wantErrs   func(url string, n int) []string
+		wantPart   func(n int) int64
+		wantRanges func(n int) []string
+	}{
+		{"stall mid-body",
+			func(n int) *tarServer { return &tarServer{stallAt: n / 3} },
+			func(url string, n int) []string {
+				return []string{"downloading " + url, fmt.Sprintf("no data for 200ms after %d of %d bytes arrived", n/3, n),
+					"cifar-100-binary.tar.gz.part kept", "run again to resume"}
+			},
+			func(n int) int64 { return int64(n / 3) },
+			func(n int) []string { return []string{"", fmt.Sprintf("bytes=%d-", n/3)} }},
+		{"no response headers",
+			func(int) *tarServer { return &tarServer{stallHeaders: true} },
+			func(url string, _ int) []string {
+				return []string{"downloading " + url, "no response within 200ms", "server or proxy not answering"}
+			},
+			func(int) int64 { return 0 },
+			func(int) []string { return []string{"", ""} }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tarball, spec := cifar100Tarball(t)
+			srv := tc.server(len(tarball))
+			srv.data, srv.release = tarball, make(chan struct{})
+			ts := httptest.NewServer(srv)
+			defer ts.Close()
+			defer close(srv.release)
+			ctx, cancel := context.WithTimeout(context.Background(), testDeadline)
+			defer cancel()
+			dir := t.TempDir()
+			url := ts.URL + "/cifar-100-binary.tar.gz"
+			opts := DownloadOptions{URL: url, Progress: io.Discard, StallTimeout: stallTimeout}
+			_, err := ensure(ctx, dir, spec, opts)
+			wantErr(t, err, tc.wantErrs(url, len(tarball))...)
+			part := filepath.Join(dir, "cifar-100-binary.tar.gz.part")
+			if info, err := os.Stat(part); err != nil || info.Size() != tc.wantPart(len(tarball)) {
+				t.Fatalf("partial download after the stall: %v, %v; want %d bytes", err, info, tc.wantPart(len(tarball)))
+			}
+			if _, err := ensure(ctx, dir, spec, opts); err != nil {
+				t.Fatalf("second ensure after the stall: %v", err)
+			}
+			if want := tc.wantRanges(len(tarball)); !slices.Equal(srv.ranges, want) {
+				t.Fatalf("Range headers %q, want %q", srv.ranges, want)
+			}
+		})
+	}
+}
+
+func TestEnsureSizeLimit(t *testing.T) {
+	tests := []struct {
+		name       string
+		extra      int  // Bytes the server sends after the archive.
+		noLength   bool // Whether the server announces no Content-Length.
+		partExtra  int  // Bytes more than the archive in a .part left before; -1: no .part.
+		wantErrs   []string
+		wantRanges []string
+	}{
+		{"announced larger", 100, false, -1,
+			[]string{"the server announces", "the official archive has", "larger than the official archive"}, []string{""}},
+		{"sends more than announced", 100, true, -1,
+			[]string{"more than the", "bytes of the official archive arrived", "larger than the official archive"}, []string{""}},
+		{"oversized part restarts", 0, false, 5, nil, []string{""}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tarball, spec := cifar100Tarball(t)
+			srv := &tarServer{data: tarball, extra: make([]byte, tc.extra), noLength: tc.noLength}
+			ts := httptest.NewServer(srv)
+			defer ts.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), testDeadline)
+			defer cancel()
+			dir := t.TempDir()
+			part := filepath.Join(dir, "cifar-100-binary.tar.gz.part")
+			if tc.partExtra >= 0 {
+				if err := os.WriteFile(part, make([]byte, len(tarball)+tc.partExtra), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, err := ensure(ctx, dir, spec, DownloadOptions{URL: ts.URL + "/x.tar.gz", Progress: io.Discard})
+			if tc.wantErrs == nil && err != nil {
+				t.Fatal(err)
+			}
+			if tc.wantErrs != nil {
+				wantErr(t, err, tc.wantErrs...)
+			}
+			if _, err := os.Stat(part); !os.IsNotExist(err) {
+				t.Errorf("%s left after the download: %v", part, err)
+			}
+			if !slices.Equal(srv.ranges, tc.wantRanges) {
+				t.Errorf("Range headers %q, want %q", srv.ranges, tc.wantRanges)
+			}
+		})
+	}
+}
+
+func TestEnsureProgressLines(t *testing.T) {
+	tarball, spec := cifar100Tarball(t)
+	ts := httptest.NewServer(&tarServer{data: tarball})
+	defer ts.Close()
+	var progress bytes.Buffer
+	url := ts.URL + "/cifar-100-binary.tar.gz"
+	if _, err := ensure(context.Background(), t.TempDir(), spec, DownloadOptions{URL: url, Progress: &progress}); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(progress.String()), "\n")
+	first := fmt.Sprintf("downloading %s (%d bytes)", url, len(tarball))
+	last := fmt.Sprintf("downloaded %d of %d bytes (100%%) of cifar-100-binary.tar.gz", len(tarball), len(tarball))
+	if len(lines) < 2 || len(lines) > 11 || lines[0] != first || lines[len(lines)-1] != last {
+		t.Fatalf("progress lines:\n%s\nwant %q first, %q last, at most 11 lines", progress.String(), first, last)
+	}
+}
+
 func TestEnsureBadInput(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -147,7 +301,7 @@ func TestEnsureBadInput(t *testing.T) {
 			ts := httptest.NewServer(&tarServer{data: tarball})
 			defer ts.Close()
 			dir := t.TempDir()
-			_, err := ensure(context.Background(), dir, spec, DownloadOptions{URL: ts.URL + "/x.tar.gz"})
+			_, err := ensure(context.Background(), dir, spec, DownloadOptions{URL: ts.URL + "/x.tar.gz", Progress: io.Discard})
 			wantErr(t, err, tc.wantErrs...)
 			if _, err := os.Stat(filepath.Join(dir, "cifar-100-binary")); !os.IsNotExist(err) {
 				t.Fatalf("dataset directory left after the error: %v", err)

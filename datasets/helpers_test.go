@@ -61,6 +61,7 @@ func smallCIFAR100(nTrain, nTest int) (map[string][]byte, datasetSpec) {
 	spec := cifar100Spec()
 	spec.train = []fileSpec{{name: "train.bin", records: nTrain, sha256: sha256Hex(train)}}
 	spec.test = fileSpec{name: "test.bin", records: nTest, sha256: sha256Hex(test)}
+	spec.namesSHA256 = []string{sha256Hex(files["fine_label_names.txt"]), sha256Hex(files["coarse_label_names.txt"])}
 	return files, spec
 }
 

@@ -1,6 +1,9 @@
 package datasets
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"math"
 	"slices"
@@ -22,6 +25,8 @@ type Set struct {
 	Labels []int32
 	// Coarse holds the original coarse label of each image (CIFAR-100); nil for CIFAR-10.
 	Coarse []int32
+	// CoarseNames maps a coarse label to its name (the 20 superclasses of CIFAR-100); nil for CIFAR-10.
+	CoarseNames []string
 	// ClassIDs maps a label to the original class id (the identity for full sets).
 	ClassIDs []int
 	// ClassNames maps a label to its class name.
@@ -36,6 +41,33 @@ func newSet(name string, recs *records, classNames []string) *Set {
 	}
 	return &Set{Name: name, Pixels: recs.pixels, Labels: recs.labels, Coarse: recs.coarse,
 		ClassIDs: ids, ClassNames: slices.Clone(classNames)}
+}
+
+// CoarseOfClass returns the coarse label (superclass) of each label of s: CIFAR-100's fine classes
+// each belong to one of 20 superclasses. It fails if s has no coarse labels or if two images of one
+// class have different coarse labels (the files would be damaged).
+func (s *Set) CoarseOfClass() ([]int, error) {
+	if s.Coarse == nil {
+		return nil, errors.Errorf("%s has no coarse labels (CIFAR-100 only)", s.Name)
+	}
+	if len(s.Coarse) != len(s.Labels) {
+		return nil, errors.Errorf("%s has %d coarse labels for %d images", s.Name, len(s.Coarse), len(s.Labels))
+	}
+	of := make([]int, s.NumClasses())
+	for i := range of {
+		of[i] = -1
+	}
+	for i, label := range s.Labels {
+		c := int(s.Coarse[i])
+		switch {
+		case of[label] < 0:
+			of[label] = c
+		case of[label] != c:
+			return nil, errors.Errorf("%s: class %q has images of coarse labels %d and %d (image %d)",
+				s.Name, s.ClassNames[label], of[label], c, i)
+		}
+	}
+	return of, nil
 }
 
 // Len returns the number of images.
@@ -72,7 +104,7 @@ func (s *Set) Subset(classIDs ...int) (*Set, error) {
 		}
 		remap[int32(oldLabel)] = int32(newLabel)
 	}
-	sub := &Set{Name: subsetName(s.Name, classIDs), ClassIDs: slices.Clone(classIDs)}
+	sub := &Set{Name: subsetName(s.Name, classIDs), ClassIDs: slices.Clone(classIDs), CoarseNames: slices.Clone(s.CoarseNames)}
 	for _, id := range classIDs {
 		sub.ClassNames = append(sub.ClassNames, s.ClassNames[slices.Index(s.ClassIDs, id)])
 	}
@@ -202,7 +234,7 @@ func Concat(sets ...*Set) (*Set, error) {
 		return nil, errors.New("concat: no set given")
 	}
 	first := sets[0]
-	out := &Set{ClassIDs: slices.Clone(first.ClassIDs), ClassNames: slices.Clone(first.ClassNames)}
+	out := &Set{ClassIDs: slices.Clone(first.ClassIDs), ClassNames: slices.Clone(first.ClassNames), CoarseNames: slices.Clone(first.CoarseNames)}
 	names := make([]string, len(sets))
 	for i, s := range sets {
 		names[i] = s.Name
@@ -287,4 +319,25 @@ func checkRecordLen(n int) error {
 		return errors.Errorf("record has %d values, want %d (3×32×32)", n, RecordPixels)
 	}
 	return nil
+}
+
+// SHA256 returns the hex sha256 of the set's content: its images, labels and class ids (not its
+// name), to tell whether two sets hold the same data.
+func (s *Set) SHA256() string {
+	h := sha256.New()
+	var buf [8]byte
+	writeInt := func(v int64) {
+		binary.LittleEndian.PutUint64(buf[:], uint64(v))
+		h.Write(buf[:])
+	}
+	writeInt(int64(s.Len()))
+	h.Write(s.Pixels)
+	for _, l := range s.Labels {
+		writeInt(int64(l))
+	}
+	writeInt(int64(len(s.ClassIDs)))
+	for _, id := range s.ClassIDs {
+		writeInt(int64(id))
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }

@@ -3,6 +3,7 @@ package datasets
 import (
 	"bytes"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/cnnlab/cnnlab/internal/testenv"
@@ -216,5 +217,45 @@ func TestRealLectureStats(t *testing.T) {
 	_, pooled := PooledChannelStats(d.Train)
 	if want := [3]float32{0.2673, 0.2564, 0.2762}; [3]float32{round4(pooled[0]), round4(pooled[1]), round4(pooled[2])} != want {
 		t.Errorf("pooled std of train: %v, want %v", pooled, want)
+	}
+}
+
+func TestCoarseOfClassReal(t *testing.T) {
+	d := realData(t)
+	of, err := d.Train.CoarseOfClass()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The CIFAR-100 superclasses of a few fine classes (meta file of the dataset).
+	for fine, coarse := range map[string]string{"apple": "fruit_and_vegetables", "otter": "aquatic_mammals",
+		"pickup_truck": "vehicles_1", "maple_tree": "trees", "rocket": "vehicles_2"} {
+		id := slices.Index(d.FineNames, fine)
+		if got := d.Train.CoarseNames[of[id]]; got != coarse {
+			t.Errorf("superclass of %s = %s, want %s", fine, got, coarse)
+		}
+	}
+	per := make([]int, 20)
+	for _, c := range of {
+		per[c]++
+	}
+	for c, n := range per {
+		if n != 5 {
+			t.Errorf("superclass %s has %d fine classes, want 5", d.Train.CoarseNames[c], n)
+		}
+	}
+	sub, err := d.Test.Subset(0, 55, 58)
+	if err != nil {
+		t.Fatal(err)
+	}
+	subOf, err := sub.CoarseOfClass()
+	if err != nil || !slices.Equal(subOf, []int{of[0], of[55], of[58]}) || len(sub.CoarseNames) != 20 {
+		t.Errorf("subset superclasses %v (%v), want %v and 20 names", subOf, err, []int{of[0], of[55], of[58]})
+	}
+	bad := &Set{Name: "bad", Labels: []int32{0, 0}, Coarse: []int32{1, 2}, ClassIDs: []int{0}, ClassNames: []string{"x"}}
+	if _, err := bad.CoarseOfClass(); err == nil || !strings.Contains(err.Error(), `class "x" has images of coarse labels 1 and 2`) {
+		t.Errorf("inconsistent coarse labels: %v", err)
+	}
+	if _, err := (&Set{Name: "c10"}).CoarseOfClass(); err == nil {
+		t.Error("a set without coarse labels: no error")
 	}
 }

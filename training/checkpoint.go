@@ -3,11 +3,13 @@ package training
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/gob"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/cnnlab/cnnlab/cnn"
 	"github.com/cnnlab/cnnlab/internal/atomicfile"
+	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
@@ -52,9 +55,15 @@ type CheckpointState struct {
 	Config TrainConfig `json:"config"`
 	// History holds the completed epochs.
 	History []EpochStats `json:"history"`
+	// TrainSetSHA256 is the checksum of the training set (TrainSetSHA256 of it): resuming on other
+	// data is refused. Empty in checkpoints written before it existed.
+	TrainSetSHA256 string `json:"train_set_sha256,omitempty"`
 	// WeightsFile and WeightsSHA256 name the variables file and its checksum.
 	WeightsFile   string `json:"weights_file"`
 	WeightsSHA256 string `json:"weights_sha256"`
+	// ModelSHA256 is the checksum of model.json: an edited or damaged description is refused
+	// (empty in checkpoints written before it existed: then only the shapes are checked).
+	ModelSHA256 string `json:"model_sha256,omitempty"`
 	// Saved is when the checkpoint was written (RFC 3339).
 	Saved string `json:"saved"`
 }
@@ -77,10 +86,12 @@ func HasCheckpoint(dir string) (bool, error) {
 	return false, errors.Wrapf(err, "checking for a checkpoint in %q", dir)
 }
 
-// SaveCheckpoint writes t's variables (weights, optimizer state, global step) and state to dir:
-// first the weights file, then model.json and checkpoint.json, each to a temporary file renamed
-// into place, so an interruption at any time leaves the previous or the new checkpoint whole.
-// Older weights files are removed afterwards.
+// SaveCheckpoint writes t's variables (weights, optimizer state, global step, random state; not
+// the trainer's metrics) and state to dir: first the weights file, then model.json and
+// checkpoint.json, each to a temporary file renamed into place, so an interruption at any time
+// leaves the previous or the new checkpoint whole. Older weights files are removed afterwards, and
+// so are temporary files left by an interrupted save. Weights that are not all finite (NaN, ±Inf)
+// are not saved: the error wraps ErrNonFinite and the previous checkpoint stays.
 func SaveCheckpoint(dir string, t *cnn.Trained, state *CheckpointState) error {
 	return saveDir(dir, t, state, true)
 }
@@ -93,6 +104,9 @@ func SaveModel(dir string, t *cnn.Trained, state *CheckpointState) error {
 
 // saveDir writes a checkpoint (all variables) or a model (model variables only).
 func saveDir(dir string, t *cnn.Trained, state *CheckpointState, allVariables bool) error {
+	if err := RemoveTemporaries(dir); err != nil {
+		return err
+	}
 	write, err := snapshotDir(dir, t, state, allVariables)
 	if err != nil {
 		return err
@@ -125,7 +139,14 @@ func writeDir(dir string, m *cnn.Model, st *CheckpointState, data []byte) error 
 	if err := atomicfile.WriteFile(filepath.Join(dir, st.WeightsFile), data); err != nil {
 		return err
 	}
-	if err := m.SaveJSON(filepath.Join(dir, ModelFile)); err != nil {
+	modelJSON, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return errors.Wrapf(err, "encoding the description of model %s", m.Name)
+	}
+	modelJSON = append(modelJSON, '\n')
+	modelSum := sha256.Sum256(modelJSON)
+	st.ModelSHA256 = hex.EncodeToString(modelSum[:])
+	if err := atomicfile.WriteFile(filepath.Join(dir, ModelFile), modelJSON); err != nil {
 		return err
 	}
 	stateJSON, err := json.MarshalIndent(st, "", "  ")
@@ -154,20 +175,54 @@ func removeOldWeights(dir, keep string) error {
 	return nil
 }
 
+// temporaryPatterns match the temporary files of an interrupted save (see atomicfile).
+var temporaryPatterns = []string{"." + CheckpointFile + ".tmp-*", "." + ModelFile + ".tmp-*", ".weights-*.bin.tmp-*"}
+
+// RemoveTemporaries deletes the temporary files that a save interrupted by kill -9 left in dir
+// (a missing dir has none). Only one process may use dir at a time (cnnlab locks its --out).
+func RemoveTemporaries(dir string) error {
+	for _, pattern := range temporaryPatterns {
+		debris, err := filepath.Glob(filepath.Join(dir, pattern))
+		if err != nil {
+			return errors.Wrapf(err, "listing temporary files in %q", dir)
+		}
+		for _, path := range debris {
+			if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
+				return errors.Wrapf(err, "removing temporary file %q", path)
+			}
+		}
+	}
+	return nil
+}
+
+// metricsScope is the store scope of the trainer's metrics (moving averages with random names):
+// they are rebuilt by every trainer, never saved.
+const metricsScope = "/metrics/"
+
 // isModelVariable reports whether a store path belongs to the model's layers.
 func isModelVariable(path string) bool {
 	return strings.HasPrefix(path, "/"+cnn.ModelScope+"/")
 }
 
-// encodeVariables serialises the store's variables (or only the model's) with gob, in layout
-// checkpointFormat: per variable its savedVariable header, its shape (shapes.Shape.GobSerialize)
-// and its values as one []byte in the host's byte order (little-endian on every supported platform).
+// isSaved reports whether the variable at path goes into a checkpoint (allVariables) or a model.
+func isSaved(path string, allVariables bool) bool {
+	if allVariables {
+		return !strings.HasPrefix(path, metricsScope)
+	}
+	return isModelVariable(path)
+}
+
+// encodeVariables serialises the store's variables (or only the model's; never the metrics) with
+// gob, in layout checkpointFormat: per variable its savedVariable header, its shape
+// (shapes.Shape.GobSerialize) and its values as one []byte in the host's byte order (little-endian
+// on every supported platform). A float variable with a NaN or infinite value is an error wrapping
+// ErrNonFinite.
 func encodeVariables(store *model.Store, allVariables bool) ([]byte, error) {
 	var buf bytes.Buffer
 	buf.Grow(int(storeBytes(store)) + 4096)
 	enc := gob.NewEncoder(&buf)
 	for v := range store.IterVariables() {
-		if !v.HasValue() || (!allVariables && !isModelVariable(v.Path())) {
+		if !v.HasValue() || !isSaved(v.Path(), allVariables) {
 			continue
 		}
 		value, err := v.Value()
@@ -181,14 +236,46 @@ func encodeVariables(store *model.Store, allVariables bool) ([]byte, error) {
 			return nil, errors.WithMessagef(err, "encoding variable %s", v.Path())
 		}
 		var encErr error
-		if err := value.ConstBytes(func(data []byte) { encErr = enc.Encode(data) }); err != nil {
+		if err := value.ConstBytes(func(data []byte) {
+			if n := nonFinite(value.Shape().DType, data); n > 0 {
+				encErr = errors.Wrapf(ErrNonFinite, "variable %s has %d NaN or infinite values, not saved", v.Path(), n)
+				return
+			}
+			encErr = enc.Encode(data)
+		}); err != nil {
 			return nil, errors.WithMessagef(err, "reading variable %s", v.Path())
+		}
+		if errors.Is(encErr, ErrNonFinite) {
+			return nil, encErr
 		}
 		if encErr != nil {
 			return nil, errors.Wrapf(encErr, "encoding variable %s", v.Path())
 		}
 	}
 	return buf.Bytes(), nil
+}
+
+// nonFinite counts the NaN and infinite values of data, the raw values of a tensor of dtype (0
+// for non-float dtypes).
+func nonFinite(dtype dtypes.DType, data []byte) int {
+	n := 0
+	switch dtype {
+	case dtypes.Float32:
+		for i := 0; i+4 <= len(data); i += 4 {
+			f := float64(math.Float32frombits(binary.LittleEndian.Uint32(data[i:])))
+			if math.IsNaN(f) || math.IsInf(f, 0) {
+				n++
+			}
+		}
+	case dtypes.Float64:
+		for i := 0; i+8 <= len(data); i += 8 {
+			f := math.Float64frombits(binary.LittleEndian.Uint64(data[i:]))
+			if math.IsNaN(f) || math.IsInf(f, 0) {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // storeBytes is the size of the values of store's variables (a hint for the encoding buffer).
@@ -241,7 +328,7 @@ func RestoreCheckpoint(dir string, t *cnn.Trained) (*CheckpointState, error) {
 	if err != nil {
 		return nil, err
 	}
-	saved, err := cnn.LoadModelJSON(filepath.Join(dir, ModelFile))
+	saved, err := loadModelDescription(dir, state)
 	if err != nil {
 		return nil, err
 	}
@@ -268,15 +355,16 @@ func LoadModel(dir string) (*cnn.Trained, *CheckpointState, error) {
 	} else if !found {
 		return nil, nil, errors.Errorf("no saved model in %q (missing %s)", dir, CheckpointFile)
 	}
-	if _, err := readState(dir); err != nil {
+	state, err := readState(dir)
+	if err != nil {
 		return nil, nil, err
 	}
-	m, err := cnn.LoadModelJSON(filepath.Join(dir, ModelFile))
+	m, err := loadModelDescription(dir, state)
 	if err != nil {
 		return nil, nil, err
 	}
 	t := cnn.NewTrainedEmpty(m)
-	state, err := RestoreCheckpoint(dir, t)
+	state, err = RestoreCheckpoint(dir, t)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -284,6 +372,23 @@ func LoadModel(dir string) (*cnn.Trained, *CheckpointState, error) {
 		return nil, nil, errors.WithMessagef(err, "saved model %q does not match its description %s", dir, ModelFile)
 	}
 	return t, state, nil
+}
+
+// loadModelDescription reads dir's model.json and checks it against the checksum state recorded.
+func loadModelDescription(dir string, state *CheckpointState) (*cnn.Model, error) {
+	path := filepath.Join(dir, ModelFile)
+	if state.ModelSHA256 != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, errors.Wrap(err, "reading model description")
+		}
+		sum := sha256.Sum256(data)
+		if got := hex.EncodeToString(sum[:]); got != state.ModelSHA256 {
+			return nil, errors.Errorf("model description %q: sha256 %s, %s records %s: it was edited or damaged "+
+				"after the weights were saved for it (restore it, or train again)", path, got, CheckpointFile, state.ModelSHA256)
+		}
+	}
+	return cnn.LoadModelJSON(path)
 }
 
 // decodeVariables reads variables written by encodeVariables in layout format into store,
@@ -298,6 +403,7 @@ func decodeVariables(data []byte, store *model.Store, format int) error {
 			}
 			return errors.Wrap(err, "decoding a variable header")
 		}
+		skip := strings.HasPrefix(header.Path, metricsScope) // Saved by older versions: not restored.
 		var value *tensors.Tensor
 		var err error
 		if format == checkpointFormatGobValues {
@@ -307,6 +413,9 @@ func decodeVariables(data []byte, store *model.Store, format int) error {
 		}
 		if err != nil {
 			return errors.WithMessagef(err, "decoding variable %s", header.Path)
+		}
+		if skip {
+			continue
 		}
 		if err := setVariable(store, header, value); err != nil {
 			return err

@@ -7,7 +7,19 @@
 //     display (Progress) and per-epoch statistics (EpochStats).
 //   - Files: checkpoints (SaveCheckpoint, RestoreCheckpoint, CheckpointState) and saved models
 //     (SaveModel, LoadModel), in one directory layout: model.json, checkpoint.json and a weights
-//     file with its sha256.
+//     file, checkpoint.json holding the sha256 of both.
+//
+// # Resuming safely
+//
+// A checkpoint records every setting that changes the result: the model and its classes, the
+// optimizer and its hyper-parameters, the batch size, the seed, the augmentation and the sha256 of
+// the training set. Train resumes only with the same ones (else a SettingsMismatchError names each
+// change, old and new value; cnnlab's way out is another --out or --restart). Only finite weights
+// are saved: after a divergence (ErrNonFinite) the last checkpoint is the last good state, and the
+// error names it. Checkpoints hold the model, optimizer, step and random state, never the trainer's
+// metric variables, so a resumed run's files do not grow; temporary files of a save killed midway
+// are removed at the next start. TrainConfig.Validate checks every hyper-parameter before anything
+// runs.
 //
 // # The training loop
 //

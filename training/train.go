@@ -92,32 +92,51 @@ func DefaultTrainConfig() TrainConfig {
 	return TrainConfig{Epochs: 60, BatchSize: 64, Optimizer: OptimizerMomentum, LearningRate: 0.05, Momentum: 0.9, Seed: 1}
 }
 
-// Validate checks the hyper-parameters.
+// Validate checks the hyper-parameters, each on its own: the error names the field, its value and
+// the values it takes.
 func (c *TrainConfig) Validate() error {
-	switch {
-	case c.Epochs < 1:
-		return errors.Errorf("epochs = %d, must be ≥ 1", c.Epochs)
-	case c.BatchSize < 1:
-		return errors.Errorf("batch size = %d, must be ≥ 1", c.BatchSize)
-	case !(c.LearningRate > 0):
-		return errors.Errorf("learning rate = %g, must be > 0", c.LearningRate)
-	case c.CheckpointEvery < 0:
-		return errors.Errorf("checkpoint interval = %d steps, must be ≥ 0", c.CheckpointEvery)
-	case !(c.LabelSmoothing >= 0 && c.LabelSmoothing < 1):
-		return errors.Errorf("label smoothing = %g, must be in [0, 1)", c.LabelSmoothing)
-	case !(c.WarmupFraction >= 0 && c.WarmupFraction < 1):
-		return errors.Errorf("warm-up fraction = %g, must be in [0, 1)", c.WarmupFraction)
-	case !(c.WarmupStart >= 0 && c.WarmupStart <= 1):
-		return errors.Errorf("warm-up start = %g, must be in [0, 1]", c.WarmupStart)
-	case c.AugmentTranslate < 0 || c.AugmentTranslate > 16:
-		return errors.Errorf("augmentation translation = %d pixels, must be 0…16", c.AugmentTranslate)
-	case !(c.DecoupledWeightDecay >= 0) || math.IsInf(c.DecoupledWeightDecay, 0):
-		return errors.Errorf("decoupled weight decay = %g, must be finite and ≥ 0", c.DecoupledWeightDecay)
-	case c.WarmupFraction > 0 && !(c.FinalLearningRate >= 0 && c.FinalLearningRate <= c.LearningRate):
-		return errors.Errorf("final learning rate = %g, must be in [0, learning rate %g] with a warm-up", c.FinalLearningRate, c.LearningRate)
+	checks := []struct {
+		field string
+		value any
+		bad   bool
+		want  string
+	}{
+		{"Epochs", c.Epochs, c.Epochs < 1, "≥ 1"},
+		{"BatchSize", c.BatchSize, c.BatchSize < 1, "≥ 1"},
+		{"Optimizer", fmt.Sprintf("%q", c.Optimizer), !knownOptimizer(c.Optimizer),
+			fmt.Sprintf("%s, %s, %s or %s", OptimizerMomentum, OptimizerSGD, OptimizerLinearDecay, OptimizerAdam)},
+		{"LearningRate", c.LearningRate, !isFinite(c.LearningRate) || c.LearningRate <= 0, "finite and > 0"},
+		{"FinalLearningRate", c.FinalLearningRate, !isFinite(c.FinalLearningRate) || c.FinalLearningRate < 0, "finite and ≥ 0"},
+		{"Momentum", c.Momentum, !isFinite(c.Momentum) || c.Momentum < 0 || c.Momentum >= 1, "in [0, 1)"},
+		{"WeightDecay", c.WeightDecay, !isFinite(c.WeightDecay) || c.WeightDecay < 0, "finite and ≥ 0"},
+		{"CheckpointEvery", c.CheckpointEvery, c.CheckpointEvery < 0, "≥ 0 steps (0: at the end of epochs only)"},
+		{"LabelSmoothing", c.LabelSmoothing, !(c.LabelSmoothing >= 0 && c.LabelSmoothing < 1), "in [0, 1)"},
+		{"WarmupFraction", c.WarmupFraction, !(c.WarmupFraction >= 0 && c.WarmupFraction < 1), "in [0, 1)"},
+		{"WarmupStart", c.WarmupStart, !(c.WarmupStart >= 0 && c.WarmupStart <= 1), "in [0, 1]"},
+		{"AugmentTranslate", c.AugmentTranslate, c.AugmentTranslate < 0 || c.AugmentTranslate > 16, "0…16 pixels"},
+		{"DecoupledWeightDecay", c.DecoupledWeightDecay, !isFinite(c.DecoupledWeightDecay) || c.DecoupledWeightDecay < 0, "finite and ≥ 0"},
+		{"FinalLearningRate", c.FinalLearningRate, c.WarmupFraction > 0 && c.FinalLearningRate > c.LearningRate,
+			fmt.Sprintf("≤ LearningRate %g with a warm-up", c.LearningRate)},
+	}
+	for _, check := range checks {
+		if check.bad {
+			return errors.Errorf("training configuration: %s = %v, want %s", check.field, check.value, check.want)
+		}
 	}
 	return nil
 }
+
+// knownOptimizer reports whether name is an optimizer of NewOptimizer ("" is momentum).
+func knownOptimizer(name string) bool {
+	switch name {
+	case "", OptimizerMomentum, OptimizerSGD, OptimizerLinearDecay, OptimizerAdam:
+		return true
+	}
+	return false
+}
+
+// isFinite reports whether v is neither NaN nor ±Inf.
+func isFinite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
 // NewOptimizer returns the optimizer named by c.Optimizer; totalSteps is the number of updates of
 // the whole training (the τ of linear decay).
@@ -170,8 +189,9 @@ type EpochStats struct {
 	ImagesPerSecond float64 `json:"images_per_second"`
 }
 
-// ErrNonFinite is returned (wrapped) by Train when the loss becomes NaN or ±Inf.
-var ErrNonFinite = errors.New("loss is not finite")
+// ErrNonFinite is returned (wrapped) by Train when the loss becomes NaN or ±Inf, and by the saving
+// of a checkpoint when a weight has (such a checkpoint is not written).
+var ErrNonFinite = errors.New("training diverged (NaN or ±Inf)")
 
 // session is the state of one Train call.
 type session struct {
@@ -211,7 +231,26 @@ func Train(ctx context.Context, b compute.Backend, t *cnn.Trained, trainSet, tes
 	if werr := s.waitCheckpoint(); err == nil {
 		err = werr
 	}
+	if errors.Is(err, ErrNonFinite) {
+		err = fmt.Errorf("%w; %s", err, s.lastGoodCheckpoint())
+	}
 	return s.state.History, err
+}
+
+// lastGoodCheckpoint tells, after a divergence, which checkpoint holds the last finite weights
+// (checkpoints are saved only with finite weights) and how to go on.
+func (s *session) lastGoodCheckpoint() string {
+	const restart = "run again with a lower --lr and --restart (or another --out) to train from scratch"
+	if s.cfg.CheckpointDir == "" {
+		return "no checkpoint directory: " + restart
+	}
+	state, err := readState(s.cfg.CheckpointDir)
+	if err != nil {
+		return fmt.Sprintf("no checkpoint with finite weights in %q: %s", s.cfg.CheckpointDir, restart)
+	}
+	return fmt.Sprintf("the last checkpoint, all weights finite, is in %q: epoch %d, step %d of the epoch, global step %d (saved %s); "+
+		"a run with the same settings resumes from it and repeats the same steps: %s",
+		s.cfg.CheckpointDir, state.Epoch+1, state.StepInEpoch, state.GlobalStep, state.Saved, restart)
 }
 
 // newSession checks the inputs, restores a checkpoint if there is one, and builds the trainer.
@@ -226,7 +265,7 @@ func newSession(ctx context.Context, b compute.Backend, t *cnn.Trained, trainSet
 		return nil, errors.Errorf("training set %s has %d classes, model %s has %d outputs", trainSet.Name, trainSet.NumClasses(), t.Model.Name, n)
 	}
 	s := &session{ctx: ctx, backend: b, trained: t, trainSet: trainSet, testSet: testSet, cfg: cfg,
-		state: &CheckpointState{Config: cfg}, eval: cnn.NewEvaluator(b, t).WithFlipTTA(cfg.TTA)}
+		state: &CheckpointState{Config: cfg, TrainSetSHA256: trainSet.SHA256()}, eval: cnn.NewEvaluator(b, t).WithFlipTTA(cfg.TTA)}
 	if err := s.restore(); err != nil {
 		return nil, err
 	}
@@ -247,24 +286,38 @@ func newSession(ctx context.Context, b compute.Backend, t *cnn.Trained, trainSet
 	return s, nil
 }
 
-// restore loads the checkpoint of cfg.CheckpointDir, if any, into the session.
+// restore loads the checkpoint of cfg.CheckpointDir, if any, into the session, after removing
+// the temporary files of an interrupted save and checking that every setting that changes the
+// result is the checkpoint's (else a *SettingsMismatchError).
 func (s *session) restore() error {
-	if s.cfg.CheckpointDir == "" {
+	dir := s.cfg.CheckpointDir
+	if dir == "" {
 		return nil
 	}
-	found, err := HasCheckpoint(s.cfg.CheckpointDir)
+	if err := RemoveTemporaries(dir); err != nil {
+		return err
+	}
+	found, err := HasCheckpoint(dir)
 	if err != nil || !found {
 		return err
 	}
-	state, err := RestoreCheckpoint(s.cfg.CheckpointDir, s.trained)
+	saved, err := readState(dir)
 	if err != nil {
 		return err
 	}
-	if state.Config.Seed != s.cfg.Seed || state.Config.BatchSize != s.cfg.BatchSize || state.Config.Optimizer != s.cfg.Optimizer {
-		return errors.Errorf("checkpoint in %q was made with seed %d, batch %d, optimizer %q; this run has seed %d, batch %d, optimizer %q (use another --out, or the same settings)",
-			s.cfg.CheckpointDir, state.Config.Seed, state.Config.BatchSize, state.Config.Optimizer, s.cfg.Seed, s.cfg.BatchSize, s.cfg.Optimizer)
+	savedModel, err := loadModelDescription(dir, saved)
+	if err != nil {
+		return err
 	}
-	state.Config = s.cfg
+	if changes := settingChanges(savedModel, saved, s.trained.Model, s.cfg, s.state.TrainSetSHA256); len(changes) > 0 {
+		return &SettingsMismatchError{Dir: dir, Changes: changes}
+	}
+	state, err := RestoreCheckpoint(dir, s.trained)
+	if err != nil {
+		return err
+	}
+	state.Config = s.cfg // Only settings that do not change the result may differ (epochs, bookkeeping).
+	state.TrainSetSHA256 = s.state.TrainSetSHA256
 	s.state = state
 	return nil
 }
@@ -345,7 +398,7 @@ func (s *session) step(batch train.Batch) error {
 	s.state.GlobalStep++
 	s.state.StepInEpoch++
 	if math.IsNaN(lossValue) || math.IsInf(lossValue, 0) {
-		return errors.Wrapf(ErrNonFinite, "loss %g at epoch %d, step %d (global step %d): lower the learning rate",
+		return errors.Wrapf(ErrNonFinite, "loss %g at epoch %d, step %d (global step %d)",
 			lossValue, s.state.Epoch+1, s.state.StepInEpoch, s.state.GlobalStep)
 	}
 	s.state.RunningLoss += lossValue * float64(n)

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -14,9 +15,12 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/cnnlab/cnnlab/plot"
+
 	"github.com/cnnlab/cnnlab/backend"
 	"github.com/cnnlab/cnnlab/datasets"
 	"github.com/cnnlab/cnnlab/internal/atomicfile"
+	"github.com/cnnlab/cnnlab/internal/dirlock"
 	"github.com/cnnlab/cnnlab/training"
 	"github.com/gomlx/compute"
 	"github.com/pkg/errors"
@@ -35,6 +39,7 @@ type trainFlags struct {
 	lr, lrFinal, momentum, weightDecay  float64
 	seed                                int64
 	augment, quick, noProgress, evalAll bool
+	restart                             bool
 	// The recipe pieces of fast CIFAR training (see training.TrainConfig).
 	nesterov, tta                                    bool
 	decoupledWD, warmup, warmupStart, labelSmoothing float64
@@ -52,7 +57,7 @@ func (f *trainFlags) register(fs *flag.FlagSet, defaultOut string) {
 	d := training.DefaultTrainConfig()
 	fs.StringVar(&f.backend, "backend", "", backendUsage)
 	fs.StringVar(&f.data, "data", "", dataUsage)
-	fs.StringVar(&f.out, "out", defaultOut, "output directory: model, checkpoint, history, reports (a run there resumes from its checkpoint)")
+	fs.StringVar(&f.out, "out", defaultOut, "output directory: model, checkpoint, history, reports (a run there resumes from its checkpoint; one run at a time: locked)")
 	fs.IntVar(&f.epochs, "epochs", 0, fmt.Sprintf("epochs of training (default $%s, else %d)", EpochsEnv, d.Epochs))
 	fs.BoolVar(&f.quick, "quick", false, fmt.Sprintf("short run of %d epochs, for notebooks and CI (accuracy bounds not reached)", quickEpochs))
 	fs.IntVar(&f.batch, "batch", d.BatchSize, "batch size")
@@ -65,6 +70,7 @@ func (f *trainFlags) register(fs *flag.FlagSet, defaultOut string) {
 	fs.BoolVar(&f.augment, "augment", false, "augment training images (random crop with 4-pixel padding, horizontal flip)")
 	fs.IntVar(&f.checkpointEvery, "checkpoint-every", 200, "steps between checkpoints (also saved after every epoch)")
 	fs.BoolVar(&f.noProgress, "no-progress", false, "do not print the progress display (to stderr)")
+	fs.BoolVar(&f.restart, "restart", false, "discard the checkpoint in --out and train from scratch (instead of resuming it)")
 	fs.BoolVar(&f.evalAll, "eval-train", false, "evaluate the whole training set after every epoch (default: running mean of the epoch's batches)")
 	fs.BoolVar(&f.nesterov, "nesterov", false, "Nesterov momentum, PyTorch's form (optimizer momentum)")
 	fs.Float64Var(&f.decoupledWD, "decoupled-wd", 0, "weight decay decoupled from the gradient, θ ← θ·(1 − ε·λ) each step (0: none)")
@@ -75,8 +81,11 @@ func (f *trainFlags) register(fs *flag.FlagSet, defaultOut string) {
 	fs.BoolVar(&f.tta, "tta", false, "evaluate with test-time augmentation: mean logits of each image and its mirror")
 }
 
-// config returns the training configuration of the flags.
-func (f *trainFlags) config() (training.TrainConfig, error) {
+// config validates the flags parsed by fs and returns the training configuration they give.
+func (f *trainFlags) config(fs *flag.FlagSet) (training.TrainConfig, error) {
+	if err := f.validate(fs); err != nil {
+		return training.TrainConfig{}, err
+	}
 	cfg := training.TrainConfig{Epochs: f.epochs, BatchSize: f.batch, Optimizer: f.optimizer, LearningRate: f.lr,
 		FinalLearningRate: f.lrFinal, Momentum: f.momentum, WeightDecay: f.weightDecay, Seed: f.seed,
 		Augment: f.augment, CheckpointEvery: f.checkpointEvery, EvalTrain: f.evalAll,
@@ -102,6 +111,53 @@ func (f *trainFlags) config() (training.TrainConfig, error) {
 		return cfg, err
 	}
 	return cfg, cfg.Validate()
+}
+
+// validate checks each flag parsed by fs on its own, before anything is loaded or created: the
+// error names the flag, its value and what it takes.
+func (f *trainFlags) validate(fs *flag.FlagSet) error {
+	set := make(map[string]bool)
+	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	usesMomentum := f.optimizer == training.OptimizerMomentum || f.optimizer == ""
+	checks := []struct {
+		flag string
+		bad  bool
+		want string
+	}{
+		{"epochs", f.epochs < 0 || (set["epochs"] && f.epochs == 0), "a number of epochs ≥ 1"},
+		{"batch", f.batch < 1, "a batch size ≥ 1"},
+		{"lr", !finite(f.lr) || f.lr <= 0, "a finite learning rate > 0"},
+		{"lr-final", !finite(f.lrFinal) || f.lrFinal < 0, "a finite learning rate ≥ 0"},
+		{"lr-final", f.lrFinal > 0 && !usesMomentum && f.optimizer != training.OptimizerLinearDecay,
+			"--optimizer momentum or lineardecay (--optimizer " + f.optimizer + " has no final rate)"},
+		{"momentum", !finite(f.momentum) || f.momentum < 0 || f.momentum >= 1, "a momentum coefficient in [0, 1)"},
+		{"momentum", set["momentum"] && !usesMomentum, "--optimizer momentum (--optimizer " + f.optimizer + " has none)"},
+		{"weight-decay", !finite(f.weightDecay) || f.weightDecay < 0, "a finite weight decay ≥ 0"},
+		{"checkpoint-every", f.checkpointEvery < 0, "a number of steps ≥ 0 (0: at the end of epochs only)"},
+		{"decoupled-wd", !finite(f.decoupledWD) || f.decoupledWD < 0, "a finite decoupled weight decay ≥ 0"},
+		{"warmup", !(f.warmup >= 0 && f.warmup < 1), "a fraction of the training in [0, 1)"},
+		{"warmup-start", !(f.warmupStart >= 0 && f.warmupStart <= 1), "a factor of --lr in [0, 1]"},
+		{"label-smoothing", !(f.labelSmoothing >= 0 && f.labelSmoothing < 1), "a smoothing in [0, 1)"},
+		{"translate", f.translate < 0 || f.translate > 16, "a translation of 0…16 pixels"},
+	}
+	for _, c := range checks {
+		if c.bad {
+			return errors.Errorf("--%s %s: want %s", c.flag, fs.Lookup(c.flag).Value, c.want)
+		}
+	}
+	return nil
+}
+
+// finite reports whether v is neither NaN nor ±Inf.
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+// checkBatch fails if the --batch of cfg is larger than the training set (no step per epoch).
+func checkBatch(cfg training.TrainConfig, train *datasets.Set) error {
+	if cfg.BatchSize > train.Len() {
+		return errors.Errorf("--batch %d: larger than the %d training images of %s (an epoch would have no step)",
+			cfg.BatchSize, train.Len(), train.Name)
+	}
+	return nil
 }
 
 // noArgs fails if fs has positional arguments left.
@@ -148,6 +204,20 @@ func loadClasses(dataDir, classes string) (train, test *datasets.Set, err error)
 	return data.Subset(list...)
 }
 
+// lockOut creates the output directory dir and locks it for this run (see dirlock): a second
+// run on the same directory fails, naming the first one's PID. A lock left by a killed run is
+// taken over, with a note on stdout.
+func lockOut(dir string, stdout io.Writer) (*dirlock.Lock, error) {
+	l, err := dirlock.Acquire(dir)
+	if err != nil {
+		return nil, errors.WithMessage(err, "--out")
+	}
+	if l.StalePID != 0 {
+		fmt.Fprintf(stdout, "note: the previous run in %s (PID %d) ended without releasing it (killed?); taking over\n", dir, l.StalePID)
+	}
+	return l, nil
+}
+
 // signalContext returns a context cancelled by SIGINT or SIGTERM, so training stops after a
 // checkpoint.
 func signalContext() (context.Context, context.CancelFunc) {
@@ -184,3 +254,25 @@ func writeHistory(dir string, history []training.EpochStats) error {
 
 // ff formats a float for CSV.
 func ff(v float64) string { return strconv.FormatFloat(v, 'g', 8, 64) }
+
+// writeCurve writes the accuracy-vs-training-minutes curve as dir/curve.csv and dir/curve.png.
+func writeCurve(dir string, curve []curvePoint) error {
+	var b strings.Builder
+	w := csv.NewWriter(&b)
+	_ = w.Write([]string{"epoch", "minutes", "test_accuracy"})
+	x, y := make([]float64, len(curve)), make([]float64, len(curve))
+	for i, p := range curve {
+		_ = w.Write([]string{strconv.Itoa(p.Epoch), ff(p.Minutes), ff(p.TestAccuracy)})
+		x[i], y[i] = p.Minutes, p.TestAccuracy
+	}
+	w.Flush()
+	if err := writeFileAtomic(filepath.Join(dir, "curve.csv"), []byte(b.String())); err != nil {
+		return err
+	}
+	png, err := plot.Chart{Title: "test accuracy vs training time", XLabel: "training minutes (steps only)",
+		YLabel: "test accuracy", Series: []plot.Series{{Name: "test", X: x, Y: y}}}.PNG()
+	if err != nil {
+		return errors.WithMessage(err, "accuracy curve")
+	}
+	return writeFileAtomic(filepath.Join(dir, "curve.png"), png)
+}

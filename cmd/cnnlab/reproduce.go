@@ -42,7 +42,7 @@ func runReproduce(args []string, stdout io.Writer) error {
 	if err := noArgs(fs); err != nil {
 		return err
 	}
-	cfg, err := f.config()
+	cfg, err := f.config(fs)
 	if err != nil {
 		return err
 	}
@@ -55,6 +55,14 @@ func runReproduce(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := checkBatch(cfg, trainSet); err != nil {
+		return err
+	}
+	lock, err := lockOut(f.out, stdout)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = lock.Release() }()
 	m := cnn.LectureCNN(trainSet.NumClasses())
 	summary, err := m.Summary()
 	if err != nil {
@@ -64,7 +72,7 @@ func runReproduce(args []string, stdout io.Writer) error {
 	report := &reproduceReport{Experiment: "lecture 3 classes (apple 0, otter 55, pickup_truck 58)",
 		Backend: b.Name(), Seed: cfg.Seed, Epochs: cfg.Epochs}
 	report.LectureTrain, report.LectureTest = lecture.Reports()
-	if report.CNN, err = trainAndSave(b, m, trainSet, testSet, cfg, filepath.Join(f.out, "cnn"), stdout); err != nil {
+	if report.CNN, err = trainAndSave(b, m, trainSet, testSet, cfg, filepath.Join(f.out, "cnn"), f.restart, stdout); err != nil {
 		return errors.WithMessage(err, "the lecture's CNN")
 	}
 	fmt.Fprintf(stdout, "\ntrain, %s:\n%s\n", m.Name, metrics.SideBySide(report.CNN.TrainReport, report.LectureTrain, "cnnlab", "lecture"))
@@ -73,7 +81,7 @@ func runReproduce(args []string, stdout io.Writer) error {
 		mlpCfg := cfg
 		mlpCfg.LearningRate = mlpLearningRate
 		mlp := cnn.MLP(cnn.DefaultMLPHidden, trainSet.NumClasses())
-		if report.MLP, err = trainAndSave(b, mlp, trainSet, testSet, mlpCfg, filepath.Join(f.out, "mlp"), stdout); err != nil {
+		if report.MLP, err = trainAndSave(b, mlp, trainSet, testSet, mlpCfg, filepath.Join(f.out, "mlp"), f.restart, stdout); err != nil {
 			return errors.WithMessage(err, "the MLP baseline")
 		}
 	}

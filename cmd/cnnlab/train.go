@@ -36,7 +36,7 @@ func runTrain(args []string, stdout io.Writer) error {
 	if err := applyPresetAndConfig(fs, *preset, *configFile); err != nil {
 		return err
 	}
-	cfg, err := f.config()
+	cfg, err := f.config(fs)
 	if err != nil {
 		return err
 	}
@@ -44,6 +44,14 @@ func runTrain(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := checkBatch(cfg, trainSet); err != nil {
+		return err
+	}
+	lock, err := lockOut(f.out, stdout)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = lock.Release() }()
 	m, err := cnn.NewModel(*modelName, trainSet.NumClasses())
 	if err != nil {
 		return err
@@ -53,7 +61,7 @@ func runTrain(args []string, stdout io.Writer) error {
 		return err
 	}
 	defer b.Finalize()
-	run, err := trainAndSave(b, m, trainSet, testSet, cfg, f.out, stdout)
+	run, err := trainAndSave(b, m, trainSet, testSet, cfg, f.out, f.restart, stdout)
 	if err != nil {
 		return err
 	}
@@ -64,20 +72,28 @@ func runTrain(args []string, stdout io.Writer) error {
 
 // runReport is the machine-readable record of one training (report.json).
 type runReport struct {
-	Model          string                `json:"model"`
-	Params         int                   `json:"params"`
-	Classes        []int                 `json:"classes"`
-	ClassNames     []string              `json:"class_names"`
-	Backend        string                `json:"backend"`
-	Config         training.TrainConfig  `json:"config"`
-	Epochs         int                   `json:"epochs"`
-	TrainAccuracy  float64               `json:"train_accuracy"`
-	TestAccuracy   float64               `json:"test_accuracy"`
-	TrainLoss      float64               `json:"train_loss"`
-	TestLoss       float64               `json:"test_loss"`
-	TrainReport    *metrics.Report       `json:"train_report"`
-	TestReport     *metrics.Report       `json:"test_report"`
-	TestConfusion  [][]int               `json:"test_confusion_matrix"`
+	Model         string               `json:"model"`
+	Params        int                  `json:"params"`
+	Classes       []int                `json:"classes"`
+	ClassNames    []string             `json:"class_names"`
+	Backend       string               `json:"backend"`
+	Config        training.TrainConfig `json:"config"`
+	Epochs        int                  `json:"epochs"`
+	TrainAccuracy float64              `json:"train_accuracy"`
+	TestAccuracy  float64              `json:"test_accuracy"`
+	TrainLoss     float64              `json:"train_loss"`
+	TestLoss      float64              `json:"test_loss"`
+	TrainReport   *metrics.Report      `json:"train_report"`
+	TestReport    *metrics.Report      `json:"test_report"`
+	TestConfusion [][]int              `json:"test_confusion_matrix"`
+	// TestTop5 is the fraction of test images whose class is among the model's 5 highest scores.
+	TestTop5 float64 `json:"test_top5"`
+	// Superclasses has the test accuracy per CIFAR-100 superclass (absent for other data).
+	Superclasses []metrics.GroupScores `json:"test_superclasses,omitempty"`
+	// MostConfused lists the test set's largest off-diagonal confusion cells.
+	MostConfused []metrics.ConfusedPair `json:"test_most_confused"`
+	// Curve is the test accuracy after each epoch against the training minutes so far.
+	Curve          []curvePoint          `json:"accuracy_vs_minutes"`
 	TrainSeconds   float64               `json:"train_seconds"`
 	ImagesPerSec   float64               `json:"train_images_per_second"`
 	History        []training.EpochStats `json:"history"`
@@ -86,13 +102,30 @@ type runReport struct {
 	CheckpointsDir string                `json:"checkpoint_dir"`
 }
 
-// trainAndSave runs the experiment with checkpoints under out/checkpoint and writes out/model,
-// out/history.{csv,json}, out/report.json and out/report.txt.
-func trainAndSave(b compute.Backend, m *cnn.Model, trainSet, testSet *datasets.Set, cfg training.TrainConfig, out string, stdout io.Writer) (*runReport, error) {
+// curvePoint is one point of the accuracy-vs-training-time curve.
+type curvePoint struct {
+	Epoch int `json:"epoch"`
+	// Minutes counts the training steps' wall time up to the end of the epoch (without evaluations).
+	Minutes      float64 `json:"minutes"`
+	TestAccuracy float64 `json:"test_accuracy"`
+}
+
+// mostConfusedPairs is the number of confused class pairs in the report.
+const mostConfusedPairs = 10
+
+// trainAndSave runs the experiment with checkpoints under out/checkpoint (removed first if
+// restart) and writes out/model, out/history.{csv,json}, out/report.json and out/report.txt.
+func trainAndSave(b compute.Backend, m *cnn.Model, trainSet, testSet *datasets.Set, cfg training.TrainConfig, out string, restart bool, stdout io.Writer) (*runReport, error) {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return nil, errors.Wrapf(err, "creating output directory %q", out)
 	}
 	cfg.CheckpointDir = filepath.Join(out, "checkpoint")
+	if restart {
+		if err := os.RemoveAll(cfg.CheckpointDir); err != nil {
+			return nil, errors.Wrapf(err, "--restart: removing the checkpoint %q", cfg.CheckpointDir)
+		}
+		fmt.Fprintf(stdout, "--restart: removed the checkpoint in %s\n", cfg.CheckpointDir)
+	}
 	fmt.Fprintf(stdout, "training %s (%d parameters) on %s (%d images), testing on %s (%d images): %s\n",
 		m.Name, m.NumParams(), trainSet.Name, trainSet.Len(), testSet.Name, testSet.Len(), cfg)
 	ctx, stop := signalContext()
@@ -114,8 +147,22 @@ func trainAndSave(b compute.Backend, m *cnn.Model, trainSet, testSet *datasets.S
 	if err := writeHistory(out, result.History); err != nil {
 		return nil, err
 	}
-	text := fmt.Sprintf("%s\ntrain (%s):\n%s\ntest (%s):\n%s\ntest confusion matrix (rows: true, columns: predicted):\n%s",
-		m.Name, trainSet.Name, run.TrainReport, testSet.Name, run.TestReport, metrics.FormatConfusionMatrix(run.TestConfusion, m.ClassNames))
+	if err := writeCurve(out, run.Curve); err != nil {
+		return nil, err
+	}
+	text := fmt.Sprintf("%s\ntrain (%s):\n%s\ntest (%s):\n%s\ntest top-5 accuracy %.4f\n",
+		m.Name, trainSet.Name, run.TrainReport, testSet.Name, run.TestReport, run.TestTop5)
+	if run.Superclasses != nil {
+		text += "\ntest accuracy per superclass (in-group: the predicted class is in the true class's superclass):\n" +
+			metrics.FormatGroupReport(run.Superclasses)
+	}
+	text += "\nmost confused test pairs (true → predicted):\n"
+	for _, p := range run.MostConfused {
+		text += fmt.Sprintf("  %s → %s: %d (%.1f%%)\n", p.True, p.Predicted, p.Count, 100*p.Fraction)
+	}
+	if len(m.ClassNames) <= 20 {
+		text += "\ntest confusion matrix (rows: true, columns: predicted):\n" + metrics.FormatConfusionMatrix(run.TestConfusion, m.ClassNames)
+	}
 	if err := writeFileAtomic(filepath.Join(out, "report.txt"), []byte(text)); err != nil {
 		return nil, err
 	}
@@ -137,6 +184,18 @@ func newRunReport(b compute.Backend, e *training.Experiment, r *training.Experim
 	if err != nil {
 		return nil, err
 	}
+	var superclasses []metrics.GroupScores
+	if groupOf, err := e.Test.CoarseOfClass(); err == nil && len(e.Test.CoarseNames) > 0 {
+		if superclasses, err = metrics.GroupReport(r.TestEval.Labels, r.TestEval.Predictions, groupOf, e.Test.CoarseNames); err != nil {
+			return nil, err
+		}
+	}
+	var curve []curvePoint
+	minutes := 0.0
+	for _, h := range r.History {
+		minutes += h.Seconds / 60
+		curve = append(curve, curvePoint{Epoch: h.Epoch, Minutes: minutes, TestAccuracy: h.TestAccuracy})
+	}
 	// Throughput in the steady state: the first epoch includes graph compilation.
 	steady := r.History
 	if len(steady) > 1 {
@@ -151,7 +210,8 @@ func newRunReport(b compute.Backend, e *training.Experiment, r *training.Experim
 		Backend: b.Name(), Config: e.Config, Epochs: len(r.History),
 		TrainAccuracy: r.TrainEval.Accuracy, TestAccuracy: r.TestEval.Accuracy,
 		TrainLoss: r.TrainEval.Loss, TestLoss: r.TestEval.Loss,
-		TrainReport: trainReport, TestReport: testReport, TestConfusion: confusion,
+		TrainReport: trainReport, TestReport: testReport, TestConfusion: confusion, TestTop5: r.TestEval.Top5,
+		Superclasses: superclasses, MostConfused: metrics.MostConfused(confusion, m.ClassNames, mostConfusedPairs), Curve: curve,
 		TrainSeconds: r.TrainSeconds, ImagesPerSec: images / seconds, History: r.History,
 		FinishedAtUTC: time.Now().UTC().Format(time.RFC3339), OutputDir: out, CheckpointsDir: e.Config.CheckpointDir}, nil
 }
