@@ -32,7 +32,7 @@ REQ=scripts/requirements-bench.txt
 if [[ ! -x "$VENV/bin/python" ]] || ! cmp -s "$REQ" "$VENV/.requirements-bench.txt"; then
   echo "== creating $VENV from $REQ"
   "${PYTHON:-python3}" -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$REQ"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check --require-hashes -r "$REQ"
   cp "$REQ" "$VENV/.requirements-bench.txt"
 fi
 PY="$VENV/bin/python"

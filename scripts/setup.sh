@@ -54,6 +54,11 @@ did=() skipped=()
 step_did() { did+=("$1"); echo "setup: installed $1"; }
 step_skip() { skipped+=("$1"); echo "setup: skipped $1 (already there)"; }
 die() { echo "setup.sh: error: $*" >&2; exit 1; }
+# A venv being built (python_venv) is removed if setup stops before it is complete.
+BUILD_TMP=""
+trap '[ -z "$BUILD_TMP" ] || rm -rf "$BUILD_TMP"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
 
@@ -143,19 +148,85 @@ xla_via_go_installer() {
   step_did "XLA $plugin PJRT plugin via go-xla's installer"
 }
 
-# python_venv DIR REQUIREMENTS creates (or updates) a venv from a fully pinned requirements file.
+# Python versions the locks scripts/requirements-*.txt install on (resolved on 3.11.2, Debian 12's
+# python3; installs verified on 3.11.2, 3.11.7, 3.12.1 and 3.13.0). Half-open: PY_MIN <= version < PY_MAX.
+readonly PY_MIN=3.11.2 PY_MAX=3.14
+PY_REAL="" PY_VERSION=""
+
+# python_check sets PY_REAL (the resolved path of python3's interpreter, through pyenv's shims) and
+# PY_VERSION (X.Y.Z), or dies when python3 is missing or outside the supported range.
+python_check() {
+  [ -n "$PY_REAL" ] && return
+  local py
+  py="$(command -v python3)" ||
+    die "no python3 on PATH: the venvs need Python >= $PY_MIN and < $PY_MAX (Debian 12: apt-get install python3-venv)"
+  PY_REAL="$("$py" -c 'import os, sys; print(os.path.realpath(sys.executable))')" || die "$py does not run"
+  PY_VERSION="$("$py" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])')" || die "$py does not run"
+  "$py" -c 'import sys; v = lambda s: tuple(map(int, s.split("."))); sys.exit(not v(sys.argv[1]) <= sys.version_info[:3] < v(sys.argv[2]))' \
+    "$PY_MIN" "$PY_MAX" ||
+    die "python3 on PATH is $py ($PY_REAL), Python $PY_VERSION: the locks scripts/requirements-*.txt support Python >= $PY_MIN and < $PY_MAX; put a supported python3 first on PATH"
+}
+
+# venv_matches VENV STAMP WANT: whether VENV's interpreter is the current python3 (PY_REAL, PY_VERSION:
+# bin/python3's target, pyvenv.cfg's version and the running version) and STAMP holds WANT (the lock's
+# checksum, interpreter and version it was built from).
+venv_matches() {
+  local venv="$1" stamp="$2" want="$3" cfg_version
+  [ -x "$venv/bin/python3" ] && [ -f "$venv/pyvenv.cfg" ] && [ -f "$stamp" ] || return 1
+  [ "$(cat "$stamp")" = "$want" ] || return 1
+  [ "$(readlink -f "$venv/bin/python3")" = "$PY_REAL" ] || return 1
+  cfg_version="$(sed -n 's/^version\(_info\)\{0,1\} *= *\([0-9]*\.[0-9]*\.[0-9]*\).*/\2/p' "$venv/pyvenv.cfg" | head -n 1)"
+  [ "$cfg_version" = "$PY_VERSION" ] || return 1
+  [ "$("$venv/bin/python3" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])' 2>/dev/null)" = "$PY_VERSION" ]
+}
+
+# python_venv DIR REQUIREMENTS makes DIR a venv of the current python3 with exactly the hashed lock
+# REQUIREMENTS. A venv of another interpreter or version, or from another lock, is removed and rebuilt,
+# never updated in place. The new venv is built in a temporary directory beside DIR and moved to DIR
+# only once pip succeeded, so a failed install leaves no venv behind.
 python_venv() {
-  local venv="$1" req="$2" stamp sum
+  local venv="$1" req="$2" stamp want tmp
+  python_check
   stamp="$CNNLAB_HOME/stamps/venv-$(basename "$venv")"
-  sum="$(sha256sum "$req" | cut -d' ' -f1)"
-  if [ -x "$venv/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sum" ]; then
-    step_skip "Python venv $venv"
+  want="$(sha256sum "$req" | cut -d' ' -f1) $PY_REAL $PY_VERSION"
+  if venv_matches "$venv" "$stamp" "$want"; then
+    step_skip "Python venv $venv (Python $PY_VERSION)"
     return
   fi
-  python3 -m venv "$venv" || die "python3 -m venv $venv failed"
-  "$venv/bin/python" -m pip install --quiet -r "$req" || die "pip install -r $req into $venv failed"
-  mkdir -p "$(dirname "$stamp")" && echo "$sum" > "$stamp.tmp" && mv "$stamp.tmp" "$stamp"
-  step_did "Python venv $venv ($(basename "$req"))"
+  if [ -e "$venv" ]; then
+    echo "setup: rebuilding $venv (built by another interpreter, Python version or lock than $PY_REAL $PY_VERSION, $(basename "$req"))"
+  fi
+  rm -rf "$venv" "$stamp" "$(dirname "$venv")/.$(basename "$venv").tmp."*
+  mkdir -p "$(dirname "$venv")" "$(dirname "$stamp")"
+  tmp="$(mktemp -d "$(dirname "$venv")/.$(basename "$venv").tmp.XXXXXX")"
+  BUILD_TMP="$tmp"
+  python3 -m venv --prompt "$(basename "$venv")" "$tmp" || die "python3 -m venv failed ($PY_REAL, Python $PY_VERSION; Debian: apt-get install python3-venv)"
+  "$tmp/bin/python3" -m pip install --quiet --require-hashes --only-binary=:all: -r "$req" ||
+    die "pip install --require-hashes -r $req failed (Python $PY_VERSION, $PY_REAL); no venv left at $venv"
+  # Console scripts (pip, jupyter, ...) and activate name the venv's path: point them at DIR.
+  "$tmp/bin/python3" - "$tmp" "$venv" <<'PY' || die "could not point the scripts of $tmp at $venv"
+import os, sys
+tmp, final = (p.encode() for p in sys.argv[1:])
+paths = [os.path.join(sys.argv[1], "pyvenv.cfg")]
+bindir = os.path.join(sys.argv[1], "bin")
+paths += [os.path.join(bindir, n) for n in os.listdir(bindir)]
+for path in paths:
+    if os.path.islink(path) or not os.path.isfile(path):
+        continue
+    with open(path, "rb") as f:
+        data = f.read()
+    if tmp in data:
+        with open(path + ".tmp", "wb") as f:
+            f.write(data.replace(tmp, final))
+        os.chmod(path + ".tmp", os.stat(path).st_mode)
+        os.replace(path + ".tmp", path)
+PY
+  chmod 0755 "$tmp"
+  mv "$tmp" "$venv" || die "could not move $tmp to $venv"
+  BUILD_TMP=""
+  "$venv/bin/python3" -m pip --version >/dev/null || die "the venv $venv does not run after its move"
+  echo "$want" > "$stamp.tmp" && mv "$stamp.tmp" "$stamp"
+  step_did "Python venv $venv ($(basename "$req"), Python $PY_VERSION at $PY_REAL)"
 }
 
 # gonb_kernel registers the GoNB kernel in the venv's Jupyter data dir.
