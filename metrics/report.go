@@ -57,12 +57,7 @@ func ConfusionMatrix(yTrue, yPred []int32, numClasses int) ([][]int, error) {
 // FormatConfusionMatrix returns m as a text table with the class names as row (true class) and
 // column (predicted class) headings. Classes without a name are shown by their index.
 func FormatConfusionMatrix(m [][]int, classNames []string) string {
-	name := func(i int) string {
-		if i < len(classNames) {
-			return classNames[i]
-		}
-		return fmt.Sprint(i)
-	}
+	name := func(i int) string { return className(classNames, i) }
 	const corner = "true \\ pred"
 	rowWidth := len([]rune(corner))
 	colWidths := make([]int, len(m))

@@ -185,7 +185,11 @@ func newRunReport(b compute.Backend, e *training.Experiment, r *training.Experim
 		return nil, err
 	}
 	var superclasses []metrics.GroupScores
-	if groupOf, err := e.Test.CoarseOfClass(); err == nil && len(e.Test.CoarseNames) > 0 {
+	if e.Test.Coarse != nil && len(e.Test.CoarseNames) > 0 { // CIFAR-100: its 20 superclasses.
+		groupOf, err := e.Test.CoarseOfClass()
+		if err != nil {
+			return nil, err
+		}
 		if superclasses, err = metrics.GroupReport(r.TestEval.Labels, r.TestEval.Predictions, groupOf, e.Test.CoarseNames); err != nil {
 			return nil, err
 		}
