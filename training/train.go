@@ -70,6 +70,11 @@ type TrainConfig struct {
 	// TTA evaluates with test-time augmentation: the mean of the logits of each image and of its
 	// horizontal mirror (cnn.Evaluator.WithFlipTTA).
 	TTA bool `json:"tta,omitempty"`
+	// LookaheadEvery, when > 0, adds lookahead (WithLookahead) to the SGD variants: every this many
+	// steps the slow weights are pulled towards the fast ones and the fast ones put back on them.
+	LookaheadEvery int `json:"lookahead_every,omitempty"`
+	// LookaheadDecay is the per-step decay of lookahead (WithLookahead), in (0, 1).
+	LookaheadDecay float64 `json:"lookahead_decay,omitempty"`
 
 	// CheckpointDir, if not empty, receives a checkpoint every CheckpointEvery steps and at the end
 	// of every epoch; if it already holds one, Train resumes from it.
@@ -115,6 +120,8 @@ func (c *TrainConfig) Validate() error {
 		{"WarmupStart", c.WarmupStart, !(c.WarmupStart >= 0 && c.WarmupStart <= 1), "in [0, 1]"},
 		{"AugmentTranslate", c.AugmentTranslate, c.AugmentTranslate < 0 || c.AugmentTranslate > 16, "0…16 pixels"},
 		{"DecoupledWeightDecay", c.DecoupledWeightDecay, !isFinite(c.DecoupledWeightDecay) || c.DecoupledWeightDecay < 0, "finite and ≥ 0"},
+		{"LookaheadEvery", c.LookaheadEvery, c.LookaheadEvery < 0, "≥ 0 steps (0: no lookahead)"},
+		{"LookaheadDecay", c.LookaheadDecay, c.LookaheadEvery > 0 && !(c.LookaheadDecay > 0 && c.LookaheadDecay < 1), "in (0, 1) with lookahead"},
 		{"FinalLearningRate", c.FinalLearningRate, c.WarmupFraction > 0 && c.FinalLearningRate > c.LearningRate,
 			fmt.Sprintf("≤ LearningRate %g with a warm-up", c.LearningRate)},
 	}
@@ -150,6 +157,9 @@ func (c *TrainConfig) NewOptimizer(totalSteps int) (optimizer.Interface, error) 
 	}
 	if c.Nesterov {
 		opts = append(opts, WithNesterov())
+	}
+	if c.LookaheadEvery > 0 {
+		opts = append(opts, WithLookahead(c.LookaheadEvery, c.LookaheadDecay, totalSteps))
 	}
 	if c.WarmupFraction > 0 {
 		if c.Optimizer == OptimizerLinearDecay {
@@ -557,6 +567,9 @@ func (c TrainConfig) String() string {
 	s += fmt.Sprintf(", batch %d, %d epochs, seed %d, augment %v", c.BatchSize, c.Epochs, c.Seed, c.Augment)
 	if c.Augment && c.AugmentTranslate > 0 {
 		s += fmt.Sprintf(" (±%d px)", c.AugmentTranslate)
+	}
+	if c.LookaheadEvery > 0 {
+		s += fmt.Sprintf(", lookahead every %d steps (decay %g)", c.LookaheadEvery, c.LookaheadDecay)
 	}
 	if c.TTA {
 		s += ", flip TTA"

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -33,6 +34,18 @@ var benchModels = map[string]func() *cnn.Model{
 	"mlp":    func() *cnn.Model { return cnn.MLP(cnn.DefaultMLPHidden, 3) },
 	// resnet-mini100 is the small residual network (BatchNorm2d, a residual block) at 100 classes.
 	"resnet-mini100": func() *cnn.Model { return cnn.ResNetMini(100) },
+	// convnet7-bn is the full-CIFAR-100 model of the cifar100-1h preset (airbench-style, ≈118 M MACs).
+	"convnet7-bn": func() *cnn.Model { return cnn.ConvNet7BN(100) },
+}
+
+// benchModelNames returns the names of benchModels, sorted.
+func benchModelNames() []string {
+	names := make([]string, 0, len(benchModels))
+	for name := range benchModels {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
 }
 
 // benchResult is one measurement of "cnnlab bench" (and of bench/peers, same fields).
@@ -88,7 +101,7 @@ type benchOptions struct {
 func runBench(args []string, stdout io.Writer) error {
 	fs := newFlagSet("bench", "[flags]")
 	backendsFlag := fs.String("backends", "xla:cpu,go", "comma-separated backends to measure")
-	modelsFlag := fs.String("models", "cnn3,cnn100,mlp", "comma-separated models: cnn3 (lecture CNN, 3 classes), cnn100 (100 classes), mlp, resnet-mini100")
+	modelsFlag := fs.String("models", "cnn3,cnn100,mlp", "comma-separated models: cnn3 (lecture CNN, 3 classes), cnn100 (100 classes), mlp, resnet-mini100, convnet7-bn")
 	batchesFlag := fs.String("batches", "32,128,512", "comma-separated batch sizes")
 	out := fs.String("out", "", "write the results as JSON to this file (default: stdout only)")
 	var o benchOptions
@@ -126,7 +139,7 @@ func runBench(args []string, stdout io.Writer) error {
 	for _, name := range o.models {
 		mk, ok := benchModels[name]
 		if !ok {
-			return errors.Errorf("--models: unknown model %q (cnn3, cnn100, mlp)", name)
+			return errors.Errorf("--models: unknown model %q (%s)", name, strings.Join(benchModelNames(), ", "))
 		}
 		train, err := bench.TrainFLOPsPerImage(mk())
 		if err != nil {

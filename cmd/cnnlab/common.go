@@ -44,6 +44,8 @@ type trainFlags struct {
 	nesterov, tta                                    bool
 	decoupledWD, warmup, warmupStart, labelSmoothing float64
 	translate                                        int
+	lookahead                                        int
+	lookaheadDecay                                   float64
 }
 
 // backendUsage and dataUsage are the help texts of the --backend and --data flags of every command.
@@ -79,6 +81,8 @@ func (f *trainFlags) register(fs *flag.FlagSet, defaultOut string) {
 	fs.Float64Var(&f.labelSmoothing, "label-smoothing", 0, "label smoothing s of the cross-entropy, as PyTorch's (0: none)")
 	fs.IntVar(&f.translate, "translate", 0, fmt.Sprintf("largest translation of --augment in pixels (0: %d)", datasets.AugmentPadding))
 	fs.BoolVar(&f.tta, "tta", false, "evaluate with test-time augmentation: mean logits of each image and its mirror")
+	fs.IntVar(&f.lookahead, "lookahead", 0, "lookahead (airbench's form): every this many steps pull slow weights towards the fast ones and reset the fast ones to them; the final weights are the slow ones (0: none)")
+	fs.Float64Var(&f.lookaheadDecay, "lookahead-decay", 0.95, "per-step decay of --lookahead: the pull keeps decay^steps·(step/total)³ of the slow weights")
 }
 
 // config validates the flags parsed by fs and returns the training configuration they give.
@@ -91,6 +95,9 @@ func (f *trainFlags) config(fs *flag.FlagSet) (training.TrainConfig, error) {
 		Augment: f.augment, CheckpointEvery: f.checkpointEvery, EvalTrain: f.evalAll,
 		Nesterov: f.nesterov, DecoupledWeightDecay: f.decoupledWD, WarmupFraction: f.warmup, WarmupStart: f.warmupStart,
 		LabelSmoothing: f.labelSmoothing, AugmentTranslate: f.translate, TTA: f.tta}
+	if f.lookahead > 0 {
+		cfg.LookaheadEvery, cfg.LookaheadDecay = f.lookahead, f.lookaheadDecay
+	}
 	if cfg.Epochs == 0 {
 		cfg.Epochs = training.DefaultTrainConfig().Epochs
 		if env := os.Getenv(EpochsEnv); env != "" {
@@ -139,6 +146,9 @@ func (f *trainFlags) validate(fs *flag.FlagSet) error {
 		{"warmup-start", !(f.warmupStart >= 0 && f.warmupStart <= 1), "a factor of --lr in [0, 1]"},
 		{"label-smoothing", !(f.labelSmoothing >= 0 && f.labelSmoothing < 1), "a smoothing in [0, 1)"},
 		{"translate", f.translate < 0 || f.translate > 16, "a translation of 0…16 pixels"},
+		{"lookahead", f.lookahead < 0, "a number of steps ≥ 0 (0: none)"},
+		{"lookahead", f.lookahead > 0 && f.optimizer == training.OptimizerAdam, "--optimizer momentum, sgd or lineardecay (adam has no lookahead here)"},
+		{"lookahead-decay", !(f.lookaheadDecay > 0 && f.lookaheadDecay < 1), "a decay in (0, 1)"},
 	}
 	for _, c := range checks {
 		if c.bad {

@@ -30,6 +30,13 @@ func TestTrainFlagsValidatedFirst(t *testing.T) {
 		{"negative weight decay", []string{"--weight-decay", "-1"}, false, "--weight-decay -1"},
 		{"lr-final with sgd", []string{"--optimizer", "sgd", "--lr-final", "0.001"}, false, "--lr-final 0.001"},
 		{"negative checkpoint interval", []string{"--checkpoint-every", "-1"}, false, "--checkpoint-every -1"},
+		{"negative lookahead", []string{"--lookahead", "-5"}, false, "--lookahead -5: want a number of steps ≥ 0"},
+		{"lookahead with adam", []string{"--optimizer", "adam", "--lookahead", "5"}, false, "--lookahead 5: want --optimizer momentum, sgd or lineardecay"},
+		{"lookahead decay 1", []string{"--lookahead", "5", "--lookahead-decay", "1"}, false, "--lookahead-decay 1: want a decay in (0, 1)"},
+		{"lookahead decay NaN", []string{"--lookahead-decay", "NaN"}, false, "--lookahead-decay NaN"},
+		{"label smoothing 1", []string{"--label-smoothing", "1"}, false, "--label-smoothing 1: want a smoothing in [0, 1)"},
+		{"translate 17", []string{"--translate", "17"}, false, "--translate 17: want a translation of 0…16 pixels"},
+		{"warmup 1", []string{"--warmup", "1"}, false, "--warmup 1: want a fraction of the training in [0, 1)"},
 		{"batch larger than the set", []string{"--batch", "100000"}, true, "--batch 100000: larger than the 1500 training images"},
 	}
 	for _, command := range []string{"train", "reproduce"} {
