@@ -39,9 +39,11 @@ readonly GPU_LOCK_NAME=requirements-gpu.txt
 
 # --upstream-xla: go-xla v0.4.13's CPU plugin release v0.114.0 (pjrt_cpu_linux_amd64.tar.gz from
 # github.com/gomlx/pjrt-cpu-binaries). The release publishes no checksum and GitHub is unreachable from
-# where this repository is built, so no sha256 is pinned here: the install is refused unless
-# CNNLAB_UPSTREAM_XLA_SHA256 gives the digest of an archive you checked (docs/xla-cpu-plugin.md).
-readonly UPSTREAM_XLA_SHA256="${CNNLAB_UPSTREAM_XLA_SHA256:-}"
+# where this repository is built, so no sha256 is pinned here (UPSTREAM_XLA_PINNED_SHA256 is empty): the
+# install is refused unless CNNLAB_UPSTREAM_XLA_SHA256 gives the digest of an archive you checked
+# (docs/xla-cpu-plugin.md). Once a digest is verified, pin it for everyone in UPSTREAM_XLA_PINNED_SHA256.
+readonly UPSTREAM_XLA_PINNED_SHA256=""
+readonly UPSTREAM_XLA_SHA256="${CNNLAB_UPSTREAM_XLA_SHA256:-$UPSTREAM_XLA_PINNED_SHA256}"
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CNNLAB_HOME="${CNNLAB_HOME:-$HOME/.local/share/cnnlab}"

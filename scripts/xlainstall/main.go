@@ -23,6 +23,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -80,6 +81,7 @@ func run(plugin, dir, goxla, lock, wheels, sha string) (string, error) {
 	case "cpu":
 		client := &http.Client{Transport: &http.Transport{
 			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           (&net.Dialer{Timeout: 30 * time.Second}).DialContext,
 			ResponseHeaderTimeout: time.Minute,
 			TLSHandshakeTimeout:   30 * time.Second,
 		}}
