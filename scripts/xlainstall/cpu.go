@@ -58,7 +58,8 @@ func installUpstreamCPU(ctx context.Context, client *http.Client, url, wantSHA, 
 	}
 	plugin := filepath.Join(goxla, upstreamCPUPlugin)
 	stamp := filepath.Join(goxla, "."+upstreamCPUPlugin+".sha256")
-	if upToDate(plugin, stamp, wantSHA) {
+	link := filepath.Join(goxla, "pjrt_c_api_cpu_plugin.so")
+	if upToDate(plugin, link, stamp, wantSHA) {
 		return false, nil
 	}
 	if err := os.MkdirAll(goxla, 0o755); err != nil {
@@ -92,7 +93,7 @@ func installUpstreamCPU(ctx context.Context, client *http.Client, url, wantSHA, 
 	if err := os.Rename(extracted, plugin); err != nil {
 		return false, errors.Wrapf(err, "moving the plugin to %s", plugin)
 	}
-	if err := replaceSymlink(upstreamCPUPlugin, filepath.Join(goxla, "pjrt_c_api_cpu_plugin.so")); err != nil {
+	if err := replaceSymlink(upstreamCPUPlugin, link); err != nil {
 		return false, err
 	}
 	if err := os.WriteFile(stamp, []byte(wantSHA+" "+pluginSHA+"\n"), 0o644); err != nil {
@@ -101,9 +102,13 @@ func installUpstreamCPU(ctx context.Context, client *http.Client, url, wantSHA, 
 	return true, nil
 }
 
-// upToDate reports whether plugin was installed from the archive with digest archiveSHA and is
-// unchanged since: stamp holds "archiveSHA pluginSHA" and the plugin still hashes to pluginSHA.
-func upToDate(plugin, stamp, archiveSHA string) bool {
+// upToDate reports whether plugin was installed from the archive with digest archiveSHA, is
+// unchanged since and is the one go-xla loads: stamp holds "archiveSHA pluginSHA", the plugin still
+// hashes to pluginSHA and link still points to it.
+func upToDate(plugin, link, stamp, archiveSHA string) bool {
+	if target, err := os.Readlink(link); err != nil || target != filepath.Base(plugin) {
+		return false
+	}
 	data, err := os.ReadFile(stamp)
 	if err != nil {
 		return false

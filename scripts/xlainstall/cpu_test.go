@@ -136,4 +136,19 @@ func TestUpstreamCPUInstallsPinnedArchive(t *testing.T) {
 	if data, _ := os.ReadFile(link); string(data) != "genuine plugin" {
 		t.Errorf("plugin reads %q after the reinstall", data)
 	}
+	// The default install (setup.sh without --upstream-xla) replaced the link by a plain file: the
+	// upstream plugin is linked again.
+	if err := os.Remove(link); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(link, []byte("PyPI plugin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	installed, err = installUpstreamCPU(context.Background(), http.DefaultClient, url, pin, goxla)
+	if err != nil || !installed {
+		t.Errorf("after the link was replaced: installed=%v, %v; want reinstalled", installed, err)
+	}
+	if target, err := os.Readlink(link); err != nil || target != upstreamCPUPlugin {
+		t.Errorf("%s → %q (%v) after the reinstall", link, target, err)
+	}
 }
