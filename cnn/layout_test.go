@@ -263,7 +263,8 @@ func maxPoolTolerance(m *cnn.Model) float64 {
 }
 
 // TestDefaultGraphOptionsFor checks which models get the rounding-changing rewrites by default:
-// on xla:cpu every model but the lecture's, on the pure-Go backend none.
+// on xla:cpu every model but the lecture's (and then no convolution batch splitting), on the
+// pure-Go backend none.
 func TestDefaultGraphOptionsFor(t *testing.T) {
 	backends := testkit.Backends(t)
 	tests := []struct {
@@ -285,7 +286,10 @@ func TestDefaultGraphOptionsFor(t *testing.T) {
 				o.Im2colKernelGrad, o.MaxPoolReshape, tt.want)
 		}
 		base := cnn.DefaultGraphOptions(backends[tt.backend])
-		o.Im2colKernelGrad, o.MaxPoolReshape = base.Im2colKernelGrad, base.MaxPoolReshape
+		if tt.want && o.ConvBatchSplit != 1 {
+			t.Errorf("%s %s: ConvBatchSplit %d with the im2col kernel gradient, want 1", tt.backend, tt.model.Name, o.ConvBatchSplit)
+		}
+		o.Im2colKernelGrad, o.MaxPoolReshape, o.ConvBatchSplit = base.Im2colKernelGrad, base.MaxPoolReshape, base.ConvBatchSplit
 		if o != base {
 			t.Errorf("%s %s: other options %+v differ from DefaultGraphOptions %+v", tt.backend, tt.model.Name, o, base)
 		}
