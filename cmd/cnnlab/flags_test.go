@@ -30,6 +30,11 @@ func TestTrainFlagsValidatedFirst(t *testing.T) {
 		{"negative weight decay", []string{"--weight-decay", "-1"}, false, "--weight-decay -1"},
 		{"lr-final with sgd", []string{"--optimizer", "sgd", "--lr-final", "0.001"}, false, "--lr-final 0.001"},
 		{"negative checkpoint interval", []string{"--checkpoint-every", "-1"}, false, "--checkpoint-every -1"},
+		{"devices 0", []string{"--devices", "0"}, false, "--devices 0: want a number of devices ≥ 1"},
+		{"batch not divisible by devices", []string{"--batch", "64", "--devices", "3"}, false,
+			"--batch 64: want a multiple of --devices 3"},
+		{"more devices than the backend's", []string{"--backend", "xla:cpu", "--devices", "64"}, false,
+			"--devices 64: backend xla has only 4 device(s)"},
 		{"batch larger than the set", []string{"--batch", "100000"}, true, "--batch 100000: larger than the 1500 training images"},
 	}
 	for _, command := range []string{"train", "reproduce"} {

@@ -40,6 +40,14 @@ func runTrain(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	b, err := openBackend(f.backend, stdout)
+	if err != nil {
+		return err
+	}
+	defer b.Finalize()
+	if err := checkDevices(cfg, b); err != nil {
+		return err
+	}
 	trainSet, testSet, err := loadClasses(f.data, *classes)
 	if err != nil {
 		return err
@@ -56,11 +64,6 @@ func runTrain(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	b, err := openBackend(f.backend, stdout)
-	if err != nil {
-		return err
-	}
-	defer b.Finalize()
 	run, err := trainAndSave(b, m, trainSet, testSet, cfg, f.out, f.restart, stdout)
 	if err != nil {
 		return err
