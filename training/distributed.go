@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/cnnlab/cnnlab/cnn"
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/distributed"
 	"github.com/gomlx/compute/dtypes"
@@ -44,14 +45,30 @@ func CheckDevices(devices, available, batchSize int) error {
 	return nil
 }
 
-// newDataParallel returns the data-parallel set-up of n devices (0…n−1) of b, or nil for n ≤ 1
-// (the single-device path).
-func newDataParallel(b compute.Backend, n, batchSize int) (*dataParallel, error) {
+// CheckParallelModel fails if m has a layer that data-parallel training cannot run: Dropout,
+// whose random numbers GoMLX v0.28.16 cannot draw in a distributed (AutoSharding) step — building
+// the step's graph panics (docs/distributed.md). The error names the layer.
+func CheckParallelModel(m *cnn.Model) error {
+	return m.Walk(func(n cnn.Node) error {
+		if _, ok := n.Layer.(cnn.Dropout); ok {
+			return errors.Errorf("model %s: layer %s (Dropout) cannot train on several devices yet (GoMLX's random numbers "+
+				"in a distributed step); train it on one device", m.Name, n.Path)
+		}
+		return nil
+	})
+}
+
+// newDataParallel returns the data-parallel set-up of n devices (0…n−1) of b for model m, or nil
+// for n ≤ 1 (the single-device path).
+func newDataParallel(b compute.Backend, m *cnn.Model, n, batchSize int) (*dataParallel, error) {
 	if err := CheckDevices(n, b.NumDevices(), batchSize); err != nil {
 		return nil, errors.WithMessagef(err, "data-parallel training on %s", b.Name())
 	}
 	if n <= 1 {
 		return nil, nil
+	}
+	if err := CheckParallelModel(m); err != nil {
+		return nil, errors.WithMessagef(err, "data-parallel training on %d devices", n)
 	}
 	mesh, err := distributed.NewDeviceMesh([]int{n}, []string{DataAxis})
 	if err != nil {
@@ -99,10 +116,11 @@ func (d *dataParallel) shard(batch train.Batch) (train.DistributedBatch, error) 
 }
 
 // ReplicaDivergence returns the largest absolute difference, over every variable of store held
-// on several devices, between a device's copy and the first device's, and the variable where it
-// is (0 and "" when every copy is identical, or when nothing is distributed). Data-parallel
-// training keeps the copies identical only if each update uses the gradient reduced over all
-// devices: a step without the all-reduce would update each copy with its own share's gradient.
+// on several devices, between a device's copy and the first device's, and where it is (0 and ""
+// when every copy is identical, or when nothing is distributed). The random state is left out:
+// GoMLX keeps one per device. Data-parallel training keeps the copies identical only if each
+// update uses the gradient reduced over all devices: a step without the all-reduce would update
+// each copy with its own share's gradient.
 func ReplicaDivergence(store *model.Store) (maxDiff float64, where string, err error) {
 	for v := range store.IterVariables() {
 		if !v.HasValue() || v.ShardingSpec() == nil || v.Name() == model.RNGStateVariableName {

@@ -431,4 +431,11 @@ func TestDataParallelErrors(t *testing.T) {
 	if _, err := Train(context.Background(), b, tr, set, nil, cfg); err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("Train with Devices %d = %v, want an error containing %q", cfg.Devices, err, want)
 	}
+	// A model with Dropout is refused before training, naming the layer.
+	withDropout, _ := cnn.NewTrained(cnn.ResNetMini(3), 1)
+	cfg.Devices, cfg.BatchSize = 2, 8
+	want = "model ResNetMini: layer 07_Dropout (Dropout) cannot train on several devices yet"
+	if _, err := Train(context.Background(), b, withDropout, set, nil, cfg); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Train of ResNetMini on 2 devices = %v, want an error containing %q", err, want)
+	}
 }

@@ -274,7 +274,7 @@ func newSession(ctx context.Context, b compute.Backend, t *cnn.Trained, trainSet
 	if n := t.Model.NumClasses(); trainSet.NumClasses() != n {
 		return nil, errors.Errorf("training set %s has %d classes, model %s has %d outputs", trainSet.Name, trainSet.NumClasses(), t.Model.Name, n)
 	}
-	parallel, err := newDataParallel(b, cfg.Devices, cfg.BatchSize)
+	parallel, err := newDataParallel(b, t.Model, cfg.Devices, cfg.BatchSize)
 	if err != nil {
 		return nil, err
 	}
