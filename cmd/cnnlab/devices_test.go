@@ -34,6 +34,21 @@ func TestSmokeDevices(t *testing.T) {
 	}
 }
 
+func TestTrainDevicesRefusesDropout(t *testing.T) {
+	testenv.CIFAR100Dir(t)
+	out := filepath.Join(t.TempDir(), "out")
+	var stdout, stderr bytes.Buffer
+	args := []string{"train", "--out", out, "--no-progress", "--backend", "xla:cpu", "--model", "resnet-mini", "--devices", "2"}
+	code := run(args, &stdout, &stderr)
+	want := "--devices 2: model ResNetMini: layer 07_Dropout (Dropout) cannot train on several devices yet"
+	if code != 1 || !strings.Contains(stderr.String(), want) {
+		t.Fatalf("cnnlab %v: exit %d, stderr %q; want exit 1 and %q", args, code, stderr.String(), want)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("cnnlab %v created %s (%v); want nothing created", args, out, err)
+	}
+}
+
 // TestTrainDevicesResumeOnOne trains the lecture's CNN one epoch on 2 devices, then resumes the
 // checkpoint for a second epoch on one device: the device count is not a setting of the checkpoint.
 func TestTrainDevicesResumeOnOne(t *testing.T) {
