@@ -115,6 +115,14 @@ type GraphOptions struct {
 	// product). GoMLX's pure-Go backend runs im2col far faster (its matrix product is vectorised);
 	// XLA's CPU backend runs the weight gradient of a strided convolution outside its fast path.
 	ConvMethod string `json:"conv_method"`
+	// Im2colKernelGrad computes the kernel gradient of a backend-native convolution (ConvMethod
+	// native, or auto at stride 1) as one matrix product of the input's im2col patches with the
+	// output gradient, while the forward pass and the input gradient stay the backend's
+	// convolutions. XLA's CPU backend runs the kernel gradient (a convolution with the batch as
+	// its contraction) far below its forward speed: ConvNet7BN's 16×16×64→256 layer at batch 128,
+	// forward 0.88 s, input gradient 1.27 s, kernel gradient 11.1 s native vs 2.4 s as im2col
+	// (2 loaded cores, see docs/benchmarks.md). Needs ChannelsLast.
+	Im2colKernelGrad bool `json:"im2col_kernel_grad"`
 	// ConvBatchSplit is the number of batch chunks each convolution runs in (1: none): XLA's CPU
 	// backend computes a convolution's kernel gradient with poor parallelism; as the sum of two
 	// half-batch gradients it runs faster (lecture CNN conv2 at batch 128: kernel gradient 5.5 → 3.8
@@ -131,6 +139,11 @@ type GraphOptions struct {
 	// gradient is a broadcast, where XLA's CPU backend runs the reduce-window gradient as a slow
 	// generic loop (~2 ms of an ~18 ms training step of the lecture CNN at batch 128).
 	PoolReshape bool `json:"pool_reshape"`
+	// MaxPoolReshape computes max pooling with stride = kernel as a reshape and a maximum, with
+	// PyTorch's gradient (to the first maximum of each window): XLA's CPU backend runs the
+	// reduce-window gradient (select-and-scatter) as a slow generic loop — [128,32,32,64] max pool 2,
+	// gradient 2.9 s as select-and-scatter, 0.43 s as a reshape (2 loaded cores).
+	MaxPoolReshape bool `json:"max_pool_reshape"`
 }
 
 // Convolution methods of GraphOptions.ConvMethod.
@@ -149,6 +162,29 @@ func DefaultGraphOptions(b compute.Backend) GraphOptions {
 		o.ConvBatchSplit, o.ForwardChunk = 2, 64
 	}
 	return o
+}
+
+// DefaultGraphOptionsFor returns DefaultGraphOptions(b) plus, on XLA's CPU backend, the kernel
+// gradient as im2col (Im2colKernelGrad) and max pooling as a reshape (MaxPoolReshape) for every
+// model but the lecture's own (LectureCNN, LectureCNNMaxPool, MLP): they change float32 rounding,
+// and the lecture models' committed results stay bit-identical without them. Measured on
+// ConvNet7BN at batch 128 (cnnlab bench, 2 loaded cores): 6–7 → 13–17 img/s with the kernel
+// gradient alone (CPU time per image 52–56 → 30–35 ms).
+func DefaultGraphOptionsFor(b compute.Backend, m *Model) GraphOptions {
+	o := DefaultGraphOptions(b)
+	if isXLACPUBackend(b) && !isLectureModel(m) {
+		o.Im2colKernelGrad, o.MaxPoolReshape = true, true
+	}
+	return o
+}
+
+// isLectureModel reports whether m is one of the lecture's models.
+func isLectureModel(m *Model) bool {
+	switch m.Name {
+	case NameLectureCNN, NameLectureCNNMaxPool, NameMLP:
+		return true
+	}
+	return false
 }
 
 // PlainGraphOptions are no rewrites at all: NCHW, the backend's convolution, no splitting, and

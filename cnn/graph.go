@@ -225,7 +225,7 @@ func (t *Trained) graphOptions(g *graph.Graph) GraphOptions {
 	if t.Options != nil {
 		return *t.Options
 	}
-	return DefaultGraphOptions(g.Backend())
+	return DefaultGraphOptionsFor(g.Backend(), t.Model)
 }
 
 // Forward returns the model function of t for GoMLX: images ([batch,3,32,32] float32 in [0,1],
@@ -242,7 +242,7 @@ func (t *Trained) Forward(training bool) func(scope *model.Scope, images *graph.
 // Forward builds the inference graph of m applied to images ([batch,3,32,32] float32 in [0,1],
 // NCHW) with the backend's default graph options and returns the logits [batch,numClasses].
 func (m *Model) Forward(scope *model.Scope, images *graph.Node) *graph.Node {
-	return m.forwardWith(scope, images, false, DefaultGraphOptions(images.Graph().Backend()))
+	return m.forwardWith(scope, images, false, DefaultGraphOptionsFor(images.Graph().Backend(), m))
 }
 
 // forwardWith is the forward graph of m with the given mode and options.

@@ -110,8 +110,14 @@ func (c Conv2d) Apply(ctx *Context, x *graph.Node) *graph.Node {
 	} else {
 		p := c.Padding
 		y = splitBatch(x, convBatchChunks(ctx.Options, x), func(x *graph.Node) *graph.Node {
-			return graph.Convolve(x, weight).ChannelsAxis(axis).Strides(c.Stride).ChannelGroupCount(c.groups()).
-				PaddingPerDim([][2]int{{p, p}, {p, p}}).Done()
+			conv := func(x, w *graph.Node) *graph.Node {
+				return graph.Convolve(x, w).ChannelsAxis(axis).Strides(c.Stride).ChannelGroupCount(c.groups()).
+					PaddingPerDim([][2]int{{p, p}, {p, p}}).Done()
+			}
+			if ctx.ChannelsLast && ctx.Options.Im2colKernelGrad && c.groups() == 1 {
+				return convIm2colKernelGrad(c, x, weight, conv)
+			}
+			return conv(x, weight)
 		})
 	}
 	if c.NoBias {
@@ -184,6 +190,30 @@ func splitBatch(x *graph.Node, chunks int, f func(x *graph.Node) *graph.Node) *g
 		parts[i] = f(graph.Slice(x, graph.AxisRange(i*n/chunks, (i+1)*n/chunks)))
 	}
 	return graph.Concatenate(parts, 0)
+}
+
+// convIm2colKernelGrad returns conv(x, hwio) — the backend's convolution of the NHWC x with the
+// HWIO kernel, whose gradient with respect to x stays the backend's — with the gradient with
+// respect to the kernel computed as im2col instead (GraphOptions.Im2colKernelGrad):
+//
+//	∂L/∂W[ky,kx,i,o] = Σ_{b,h,w} patches(x)[b,h,w,(ky,kx,i)] · ∂L/∂y[b,h,w,o]
+//
+// Reverse-mode autodiff reaches the output's identity (which records ∂L/∂y) before the kernel's
+// (which then returns the product above): the backend's own kernel gradient, passed to the
+// kernel's identity and unused, is removed from the compiled graph.
+func convIm2colKernelGrad(c Conv2d, x, hwio *graph.Node, conv func(x, w *graph.Node) *graph.Node) *graph.Node {
+	var dy *graph.Node
+	w := graph.IdentityWithCustomGradient(hwio, func(w, native *graph.Node) *graph.Node {
+		if dy == nil { // Not reached through the output: keep the backend's gradient.
+			return native
+		}
+		grad := graph.Einsum("bhwi,bhwo->io", im2colPatches(c, x), dy)
+		return graph.Reshape(grad, w.Shape().Dimensions...)
+	})
+	return graph.IdentityWithCustomGradient(conv(x, w), func(_, v *graph.Node) *graph.Node {
+		dy = v
+		return v
+	})
 }
 
 // im2colConv is the zero-padded convolution of an NHWC x with an HWIO kernel as a matrix product of

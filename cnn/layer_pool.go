@@ -1,6 +1,11 @@
 package cnn
 
 import (
+	"slices"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
 	timage "github.com/gomlx/gomlx/core/tensors/images"
 	"github.com/pkg/errors"
@@ -67,6 +72,9 @@ func (p AvgPool2d) Apply(c *Context, x *graph.Node) *graph.Node {
 
 // Apply implements Layer.
 func (p MaxPool2d) Apply(c *Context, x *graph.Node) *graph.Node {
+	if c.Options.MaxPoolReshape && poolStride(p.Kernel, p.Stride) == p.Kernel {
+		return maxPoolReshape(x, p.Kernel, c.ChannelsLast)
+	}
 	return graph.MaxPool(x).ChannelsAxis(poolAxis(c)).Window(p.Kernel).Strides(poolStride(p.Kernel, p.Stride)).NoPadding().Done()
 }
 
@@ -112,10 +120,10 @@ func poolOutputShape(name string, kernel, stride int, in []int) ([]int, error) {
 	return []int{in[0], (in[1]-kernel)/stride + 1, (in[2]-kernel)/stride + 1}, nil
 }
 
-// avgPoolReshape is the average pooling of x (NCHW, or NHWC if channelsLast) over k×k windows with
-// stride k, without padding (floor mode: trailing rows and columns that do not fill a window are
-// dropped, as in PyTorch).
-func avgPoolReshape(x *graph.Node, k int, channelsLast bool) *graph.Node {
+// windowsReshape crops x (NCHW, or NHWC if channelsLast) to whole k×k windows (floor mode: the
+// trailing rows and columns that do not fill a window are dropped, as in PyTorch) and reshapes it to
+// [B,h,k,w,k,C] (NHWC) or [B,C,h,k,w,k]; it returns the reshaped node and the window axes.
+func windowsReshape(x *graph.Node, k int, channelsLast bool) (*graph.Node, [2]int) {
 	dims := x.Shape().Dimensions
 	hAxis, _ := spatialAxes(channelsLast)
 	h, w := dims[hAxis]/k, dims[hAxis+1]/k
@@ -128,11 +136,77 @@ func avgPoolReshape(x *graph.Node, k int, channelsLast bool) *graph.Node {
 		x = graph.Slice(x, ranges...)
 	}
 	if channelsLast {
-		x = graph.Reshape(x, dims[0], h, k, w, k, dims[3])
-		return graph.ReduceMean(x, 2, 4)
+		return graph.Reshape(x, dims[0], h, k, w, k, dims[3]), [2]int{2, 4}
 	}
-	x = graph.Reshape(x, dims[0], dims[1], h, k, w, k)
-	return graph.ReduceMean(x, 3, 5)
+	return graph.Reshape(x, dims[0], dims[1], h, k, w, k), [2]int{3, 5}
+}
+
+// maxPoolReshape is the max pooling of x (NCHW, or NHWC if channelsLast) over k×k windows with
+// stride k, without padding (floor mode), as a reshape and a maximum (GraphOptions.MaxPoolReshape).
+// Its gradient goes, as PyTorch's, to the first maximum of each window in row-major order (a
+// plain maximum's gradient would go to every tied element: regions of equal values, such as the
+// zero border of a translated image, are common). XLA's CPU backend runs the reduce-window
+// gradient (select-and-scatter) as a slow generic loop.
+func maxPoolReshape(x *graph.Node, k int, channelsLast bool) *graph.Node {
+	var dy *graph.Node
+	in := graph.IdentityWithCustomGradient(x, func(x, native *graph.Node) *graph.Node {
+		if dy == nil {
+			return native
+		}
+		return maxPoolFirstGrad(x, dy, k, channelsLast)
+	})
+	r, axes := windowsReshape(in, k, channelsLast)
+	return graph.IdentityWithCustomGradient(graph.ReduceMax(r, axes[0], axes[1]), func(_, v *graph.Node) *graph.Node {
+		dy = v
+		return v
+	})
+}
+
+// maxPoolFirstGrad returns the gradient of maxPoolReshape with respect to x given the output's
+// gradient dy: dy at the first maximum of each window (row-major), zero elsewhere and in the
+// cropped rows and columns.
+func maxPoolFirstGrad(x, dy *graph.Node, k int, channelsLast bool) *graph.Node {
+	g := x.Graph()
+	r, axes := windowsReshape(x, k, channelsLast)
+	keep := func(n *graph.Node) *graph.Node { return graph.ExpandAxes(n, axes[0], axes[1]) }
+	rank := r.Rank()
+	// pos[.., ky, .., kx, ..] = ky·k + kx, broadcast over the other axes.
+	posDims := make([]int, rank)
+	for i := range posDims {
+		posDims[i] = 1
+	}
+	posDims[axes[0]], posDims[axes[1]] = k, k
+	pos := graph.Reshape(graph.Iota(g, shapes.Make(dtypes.Int32, k*k), 0), posDims...)
+	isMax := graph.Equal(r, keep(graph.ReduceMax(r, axes[0], axes[1])))
+	candidates := graph.Where(isMax, graph.BroadcastToDims(pos, r.Shape().Dimensions...),
+		graph.Scalar(g, dtypes.Int32, k*k))
+	first := keep(graph.ReduceMin(candidates, axes[0], axes[1]))
+	oneHot := graph.ConvertDType(graph.Equal(graph.BroadcastToDims(pos, r.Shape().Dimensions...), first), dy.DType())
+	grad := graph.Reshape(graph.Mul(oneHot, keep(dy)), croppedDims(x, k, channelsLast)...)
+	dims := x.Shape().Dimensions
+	hAxis, _ := spatialAxes(channelsLast)
+	if pad := [2]int{dims[hAxis] % k, dims[hAxis+1] % k}; pad != [2]int{} {
+		spec := make([]compute.PadAxis, 4)
+		spec[hAxis], spec[hAxis+1] = compute.PadAxis{End: pad[0]}, compute.PadAxis{End: pad[1]}
+		grad = graph.Pad(grad, graph.ScalarZero(g, grad.DType()), spec...)
+	}
+	return grad
+}
+
+// croppedDims returns the dimensions of x cropped to whole k×k windows.
+func croppedDims(x *graph.Node, k int, channelsLast bool) []int {
+	dims := slices.Clone(x.Shape().Dimensions)
+	hAxis, _ := spatialAxes(channelsLast)
+	dims[hAxis], dims[hAxis+1] = dims[hAxis]/k*k, dims[hAxis+1]/k*k
+	return dims
+}
+
+// avgPoolReshape is the average pooling of x (NCHW, or NHWC if channelsLast) over k×k windows with
+// stride k, without padding (floor mode: trailing rows and columns that do not fill a window are
+// dropped, as in PyTorch).
+func avgPoolReshape(x *graph.Node, k int, channelsLast bool) *graph.Node {
+	r, axes := windowsReshape(x, k, channelsLast)
+	return graph.ReduceMean(r, axes[0], axes[1])
 }
 
 // GlobalAvgPool2d averages each channel over all positions: [C,H,W] → [C] (PyTorch's

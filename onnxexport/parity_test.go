@@ -94,6 +94,7 @@ func TestParity(t *testing.T) {
 		{"LectureCNNMaxPool trained", train(cnn.LectureCNNMaxPool(3)), false},
 		{"MLP initial weights", initial(withClasses(cnn.MLP(cnn.DefaultMLPHidden, 3))), false},
 		{"LectureCNN 100 classes initial weights", initial(cnn.LectureCNN(100)), true},
+		{"ConvNet7BN (the cifar100-1h preset's model) 100 classes initial weights", initial(cnn.ConvNet7BN(100)), true},
 		{"EveryLayer (BatchNorm2d, Residual, GELU, Dropout, global pooling, Scale) trained", func(t *testing.T) *cnn.Trained {
 			tr, steps, err := fixture.Train(b, data, cnn.EveryLayerModel(3), 2, 1)
 			if err != nil {

@@ -6,15 +6,17 @@
 #
 #   (default)       Go toolchain (via GOTOOLCHAIN), Go modules, pinned tools (goimports, gotestsum, gonb)
 #                   and XLA's CPU PJRT plugin (from a pinned PyPI wheel, sha256-checked).
-#   --gpu           also the CUDA PJRT plugin and NVIDIA libraries (from the JAX CUDA wheels on PyPI,
-#                   through go-xla's installer).
-#   --upstream-xla  install the CPU plugin with go-xla's own installer instead (downloads from GitHub).
+#   --gpu           also the CUDA PJRT plugin and NVIDIA libraries: the JAX CUDA PJRT wheel and the NVIDIA
+#                   wheels pinned by version and sha256 in scripts/requirements-gpu.txt, from PyPI.
+#   --upstream-xla  install go-xla's own CPU plugin from GitHub instead; it has no published checksum,
+#                   so it is refused unless CNNLAB_UPSTREAM_XLA_SHA256 gives the sha256 you checked.
 #   --notebooks     also a Python venv with Jupyter and the GoNB kernel (for `make lab` and notebook tests).
 #   --browser       also Chromium (Debian) and the web page's npm packages (for the browser tests).
 #   --onnx          also a Python venv with the official ONNX checker and ONNX Runtime (export tests).
 #
 # Environment: CNNLAB_HOME (default ~/.local/share/cnnlab) holds the venv, stamps and downloads;
-# PJRT_PLUGIN_LIBRARY_PATH (first entry) overrides where the PJRT plugins go (default ~/.local/lib/go-xla).
+# PJRT_PLUGIN_LIBRARY_PATH (first entry) overrides where the PJRT plugins go (default ~/.local/lib/go-xla);
+# CNNLAB_UPSTREAM_XLA_SHA256 is the expected sha256 of the --upstream-xla archive.
 set -euo pipefail
 
 export GOTOOLCHAIN=go1.27.3
@@ -30,6 +32,18 @@ readonly CPU_WHEEL_FILE=lammps_jax_pjrt_cpu-0.11.2-py3-none-manylinux_2_27_x86_6
 readonly CPU_WHEEL_SHA256=1319390d948b39f69f7dade496b7c385149d9ca6097a6b62114da113216d9ad1
 readonly CPU_WHEEL_MEMBER=lammps_jax_pjrt_cpu/pjrt_c_api_cpu_plugin.so
 readonly CPU_PLUGIN_SHA256=ad1309ac822b1b24d51b7f9947c7c9fa9ef5d67f390584cbc3d1fa2428fed9c2
+
+# --gpu: the CUDA PJRT plugin (jax-cuda13-pjrt) and the NVIDIA library wheels, each pinned by version and
+# sha256 (scripts/requirements-gpu.in → requirements-gpu.txt, regenerated as its header says).
+readonly GPU_LOCK_NAME=requirements-gpu.txt
+
+# --upstream-xla: go-xla v0.4.13's CPU plugin release v0.114.0 (pjrt_cpu_linux_amd64.tar.gz from
+# github.com/gomlx/pjrt-cpu-binaries). The release publishes no checksum and GitHub is unreachable from
+# where this repository is built, so no sha256 is pinned here (UPSTREAM_XLA_PINNED_SHA256 is empty): the
+# install is refused unless CNNLAB_UPSTREAM_XLA_SHA256 gives the digest of an archive you checked
+# (docs/xla-cpu-plugin.md). Once a digest is verified, pin it for everyone in UPSTREAM_XLA_PINNED_SHA256.
+readonly UPSTREAM_XLA_PINNED_SHA256=""
+readonly UPSTREAM_XLA_SHA256="${CNNLAB_UPSTREAM_XLA_SHA256:-$UPSTREAM_XLA_PINNED_SHA256}"
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CNNLAB_HOME="${CNNLAB_HOME:-$HOME/.local/share/cnnlab}"
@@ -136,16 +150,37 @@ PY
   step_did "XLA CPU PJRT plugin from $CPU_WHEEL_NAME $CPU_WHEEL_VERSION ($target)"
 }
 
-# xla_via_go_installer runs go-xla's own installer for a plugin ("cuda", or "cpu" from GitHub).
-xla_via_go_installer() {
-  local plugin="$1"
-  if [ "$plugin" = cuda ] && [ -f "$PLUGIN_DIR/nvidia/pjrt_c_api_cuda_plugin.so" ]; then
-    step_skip "XLA CUDA PJRT plugin ($PLUGIN_DIR)"
+# xla_upstream_cpu installs go-xla's own CPU plugin from GitHub through scripts/xlainstall, which
+# downloads nothing without an expected sha256 and installs nothing that does not match it.
+xla_upstream_cpu() {
+  [ -n "$UPSTREAM_XLA_SHA256" ] ||
+    die "--upstream-xla refused: the archive pjrt_cpu_linux_amd64.tar.gz (go-xla's CPU plugin v0.114.0, from GitHub) has no published checksum and none is pinned in this repository; download it on a machine you trust, check it, then run CNNLAB_UPSTREAM_XLA_SHA256=<its sha256> bash scripts/setup.sh --upstream-xla (see docs/xla-cpu-plugin.md), or drop --upstream-xla to install the sha256-pinned PyPI wheel"
+  (cd "$ROOT" && go run ./scripts/xlainstall -plugin cpu -sha256 "$UPSTREAM_XLA_SHA256" -goxla "$PLUGIN_DIR") ||
+    die "installing go-xla's CPU plugin (--upstream-xla) failed"
+  step_did "XLA CPU PJRT plugin v0.114.0 from GitHub, sha256 $UPSTREAM_XLA_SHA256 ($PLUGIN_DIR)"
+}
+
+# xla_cuda_plugin downloads the wheels of scripts/requirements-gpu.txt with pip --require-hashes and has
+# scripts/xlainstall check them against the lock again and lay them out under $PLUGIN_DIR/nvidia as
+# go-xla's installer does. Skipped when that directory was built from the same lock (its stamp).
+xla_cuda_plugin() {
+  local lock="$ROOT/scripts/$GPU_LOCK_NAME" nv="$PLUGIN_DIR/nvidia" sum wheels
+  sum="$(sha256_of "$lock")"
+  if [ -f "$nv/pjrt_c_api_cuda_plugin.so" ] && [ "$(cat "$nv/.requirements-gpu.sha256" 2>/dev/null)" = "$sum" ]; then
+    step_skip "XLA CUDA PJRT plugin and NVIDIA libraries ($nv, from $GPU_LOCK_NAME)"
     return
   fi
-  (cd "$ROOT" && go run ./scripts/xlainstall -plugin "$plugin" -dir "$(dirname "$PLUGIN_DIR")") ||
-    die "go-xla's installer failed for the $plugin plugin"
-  step_did "XLA $plugin PJRT plugin via go-xla's installer"
+  # One download directory per lock: wheels of an older lock are not pinned by this one.
+  wheels="$CNNLAB_HOME/downloads/gpu-${sum:0:16}"
+  find "$CNNLAB_HOME/downloads" -maxdepth 1 -name 'gpu-*' ! -path "$wheels" -exec rm -rf {} + 2>/dev/null || true
+  mkdir -p "$wheels"
+  echo "setup: downloading the wheels pinned in $GPU_LOCK_NAME into $wheels (about 2.3 GB)"
+  python3 -m pip download --progress-bar off --no-deps --require-hashes --only-binary=:all: --dest "$wheels" -r "$lock" ||
+    die "pip download --require-hashes -r $lock failed (a wheel missing from PyPI or with another sha256 than pinned)"
+  (cd "$ROOT" && go run ./scripts/xlainstall -plugin cuda -lock "$lock" -wheels "$wheels" -goxla "$PLUGIN_DIR") ||
+    die "installing the CUDA PJRT plugin from the wheels in $wheels failed"
+  rm -rf "$wheels"
+  step_did "XLA CUDA PJRT plugin and NVIDIA libraries ($nv, pinned in $GPU_LOCK_NAME)"
 }
 
 # Python versions the locks scripts/requirements-*.txt install on (resolved on 3.11.2, Debian 12's
@@ -278,8 +313,8 @@ start=$(date +%s)
 go_toolchain
 go_modules
 go_tools
-if [ "$want_upstream" = 1 ]; then xla_via_go_installer cpu; else xla_cpu_plugin; fi
-[ "$want_gpu" = 1 ] && xla_via_go_installer cuda
+if [ "$want_upstream" = 1 ]; then xla_upstream_cpu; else xla_cpu_plugin; fi
+[ "$want_gpu" = 1 ] && xla_cuda_plugin
 if [ "$want_notebooks" = 1 ]; then python_venv "$VENV" "$ROOT/scripts/requirements-notebooks.txt"; gonb_kernel; fi
 [ "$want_onnx" = 1 ] && python_venv "$CNNLAB_HOME/onnx-venv" "$ROOT/scripts/requirements-onnx.txt"
 [ "$want_browser" = 1 ] && browser

@@ -2,7 +2,7 @@
 # Installs XLA's CUDA PJRT plugin for cnnlab (backend xla:cuda) from an existing JAX CUDA install
 # (`pip install "jax[cuda13]"`, jax-cuda13-pjrt + the nvidia-* wheels) instead of downloading it:
 # for GPU machines that cannot reach PyPI but already have JAX. It lays the files out exactly as
-# go-xla's installer (`make setup` with --gpu) does:
+# `scripts/setup.sh --gpu` (scripts/xlainstall, after the pinned wheels) and go-xla's installer do:
 #
 #   $GOXLA_DIR/nvidia/pjrt_c_api_cuda_plugin.so   copy of jax_plugins/xla_cuda13/xla_cuda_plugin.so
 #   $GOXLA_DIR/nvidia/<cu13, cudnn, ...>          links to site-packages/nvidia/*

@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"math"
 	"path"
+	"strings"
 
+	"github.com/cnnlab/cnnlab/cnn"
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
@@ -81,6 +83,47 @@ func WithDecoupledWeightDecay(lambda float64) OptimizerOption {
 	}
 }
 
+// LookaheadScope is the root scope of Lookahead's slow weights: the slow copy of the model variable
+// "/model/a/w" is the non-trainable "/Lookahead/model/a/w_slow" of the same store, so checkpoints
+// save and restore it.
+const LookaheadScope = "Lookahead"
+
+// WithLookahead adds lookahead in the form of Keller Jordan's airbench (after Zhang et al. 2019,
+// "Lookahead Optimizer: k steps forward, 1 step back"): the optimizer keeps a slow copy φ of the
+// model's variables (weights and BatchNorm running statistics), and every `every` updates pulls it
+// towards the fast weights θ and puts the fast weights back on it:
+//
+//	φ ← d_s·φ + (1−d_s)·θ,  θ ← φ   at updates s = every, 2·every, …  with d_s = decay^every·(s/T)³
+//
+// so the averaging is negligible early and strongest at the end (d grows to decay^every); at the
+// last update s = T, d = 1: the final weights are the slow weights. s counts updates from 1 and T is
+// totalSteps. The slow weights start as the fast weights of the first synchronisation. It needs
+// every ≥ 1, decay in (0, 1) and totalSteps ≥ 1.
+func WithLookahead(every int, decay float64, totalSteps int) OptimizerOption {
+	return func(c *sgdConfig) error {
+		if every < 1 || !(decay > 0 && decay < 1) || totalSteps < 1 {
+			return errors.Errorf("lookahead needs every ≥ 1 step, decay in (0, 1) and total steps ≥ 1, got %d, %g and %d",
+				every, decay, totalSteps)
+		}
+		c.lookaheadEvery, c.lookaheadDecay, c.lookaheadTotal = every, decay, totalSteps
+		return nil
+	}
+}
+
+// LookaheadDecay returns d_s of WithLookahead for update s (from 1) and whether s synchronises.
+func LookaheadDecay(every int, decay float64, s, total int) (float64, bool) {
+	if every < 1 || total < 1 {
+		return 0, false
+	}
+	if s >= total {
+		return 1, s == total
+	}
+	if s < 1 || s%every != 0 {
+		return 0, false
+	}
+	return math.Pow(decay, float64(every)) * math.Pow(float64(s)/float64(total), 3), true
+}
+
 // WithWarmupLinear replaces the constant rate by a warm-up and linear decay (a "one-cycle"
 // schedule with straight lines): over the first warmup updates the rate rises linearly from
 // startFactor·ε₀ to ε₀, then falls linearly to endFactor·ε₀ at update total, and stays there:
@@ -121,6 +164,10 @@ type sgdConfig struct {
 	// factors of ε₀ at the start and at the end.
 	warmup, total          int
 	startFactor, endFactor float64
+	// Lookahead (WithLookahead): updates between synchronisations (0: off), the per-update decay,
+	// and the total number of updates T.
+	lookaheadEvery, lookaheadTotal int
+	lookaheadDecay                 float64
 }
 
 // newSGDConfig validates the learning rate and applies the options.
@@ -202,7 +249,8 @@ func (c *sgdConfig) UpdateGraphWithGradients(scope *model.Scope, grads []*graph.
 		exceptions.Panicf("no gradients to apply: are there trainable variables used by the model?")
 	}
 	g := grads[0].Graph()
-	rate := c.rateGraph(optimizer.IncrementGlobalStep(g, dtype))
+	globalStep := optimizer.IncrementGlobalStep(g, dtype)
+	rate := c.rateGraph(globalStep)
 	optimizer.LearningRateVar(scope, dtype, c.eps0).SetNodeValue(rate)
 	i := 0
 	for v := range scope.IterVariables() {
@@ -218,6 +266,44 @@ func (c *sgdConfig) UpdateGraphWithGradients(scope *model.Scope, grads []*graph.
 	}
 	if i != len(grads) {
 		exceptions.Panicf("got %d gradients for %d trainable variables used by the graph", len(grads), i)
+	}
+	if c.lookaheadEvery > 0 {
+		c.lookaheadGraph(scope, optimizer.GetGlobalStepVar(scope).NodeValue(g))
+	}
+}
+
+// lookaheadGraph applies WithLookahead's synchronisation when update s (the int64 global step after
+// its increment) is one: to every float variable of the model in use by the graph (weights and
+// BatchNorm running statistics), after the update and the forward pass have set their new values.
+func (c *sgdConfig) lookaheadGraph(scope *model.Scope, s *graph.Node) {
+	g := s.Graph()
+	every, total := int64(c.lookaheadEvery), int64(c.lookaheadTotal)
+	isLast := graph.Equal(s, graph.Scalar(g, s.DType(), total))
+	onGrid := graph.LogicalAnd(graph.Equal(graph.ModScalar(s, every), graph.ScalarZero(g, s.DType())),
+		graph.LessThan(s, graph.Scalar(g, s.DType(), total)))
+	sync := graph.LogicalOr(isLast, onGrid)
+	first := graph.Equal(s, graph.Scalar(g, s.DType(), every))
+	frac := graph.DivScalar(graph.ConvertDType(s, dtypes.Float32), float64(total))
+	decay := graph.MulScalar(graph.PowScalar(frac, 3.0), math.Pow(c.lookaheadDecay, float64(every)))
+	decay = graph.Where(isLast, graph.OnesLike(decay), decay)
+	var vars []*model.Variable
+	for v := range scope.Store().IterVariables() {
+		if strings.HasPrefix(v.Path(), "/"+cnn.ModelScope+"/") && v.DType().IsFloat() && v.InUseByGraph(g) {
+			vars = append(vars, v)
+		}
+	}
+	for _, v := range vars {
+		fast := v.NodeValue(g)
+		slowVar := scope.Store().Scope(path.Join("/", LookaheadScope, v.Scope())).
+			WithInitializer(initializer.Zero).
+			VariableWithShape(v.Name()+"_slow", v.Shape()).
+			SetTrainable(false)
+		slow := graph.Where(first, fast, slowVar.NodeValue(g)) // The slow weights start as the fast ones.
+		d := graph.ConvertDType(decay, fast.DType())
+		pulled := graph.Add(graph.Mul(d, slow), graph.Mul(graph.OneMinus(d), fast)) // d·φ + (1−d)·θ
+		newSlow := graph.Where(sync, pulled, slow)
+		slowVar.SetNodeValue(newSlow)
+		v.SetNodeValue(graph.Where(sync, newSlow, fast))
 	}
 }
 
@@ -387,6 +473,9 @@ func (c *sgdConfig) describeOptions() string {
 	if c.decoupledDecay > 0 {
 		s += fmt.Sprintf(", decoupled λ=%g", c.decoupledDecay)
 	}
+	if c.lookaheadEvery > 0 {
+		s += fmt.Sprintf(", lookahead every %d steps (decay %g)", c.lookaheadEvery, c.lookaheadDecay)
+	}
 	return s
 }
 
@@ -398,8 +487,8 @@ func NewAdam(lr float64, opts ...OptimizerOption) (optimizer.Interface, error) {
 	if err != nil {
 		return nil, errors.WithMessage(err, "Adam")
 	}
-	if c.tau != 0 || c.total != 0 || c.nesterov || c.decoupledDecay != 0 {
-		return nil, errors.New("Adam: WithLinearDecay, WithWarmupLinear, WithNesterov and WithDecoupledWeightDecay are not supported (WithWeightDecay selects AdamW)")
+	if c.tau != 0 || c.total != 0 || c.nesterov || c.decoupledDecay != 0 || c.lookaheadEvery != 0 {
+		return nil, errors.New("Adam: WithLinearDecay, WithWarmupLinear, WithNesterov, WithDecoupledWeightDecay and WithLookahead are not supported (WithWeightDecay selects AdamW)")
 	}
 	return optimizer.Adam().LearningRate(lr).WeightDecay(c.weightDecay).Done(), nil
 }

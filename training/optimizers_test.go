@@ -7,10 +7,13 @@ import (
 
 	"github.com/cnnlab/cnnlab/internal/testkit"
 	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/ml/model/checkpoint"
+	"github.com/gomlx/gomlx/ml/model/initializer"
 	"github.com/gomlx/gomlx/ml/train"
 	"github.com/gomlx/gomlx/ml/train/optimizer"
 )
@@ -348,4 +351,85 @@ func TestLabelSmoothingLoss(t *testing.T) {
 			}
 		}
 	})
+}
+
+// lookaheadModel is the quadratic problem's θ under the model scope (/model/theta), plus a
+// non-trainable buffer /model/count that the forward pass increments, like BatchNorm's running
+// statistics: lookahead averages both.
+func lookaheadModel(scope *model.Scope, x *graph.Node) *graph.Node {
+	g := x.Graph()
+	m := scope.In("model")
+	count := m.WithInitializer(initializer.Zero).VariableWithShape("count", shapes.Make(dtypes.Float32)).SetTrainable(false)
+	count.SetNodeValue(graph.AddScalar(count.NodeValue(g), 1))
+	return m.VariableWithValue("theta", quadTheta0).NodeValue(g)
+}
+
+func TestLookahead(t *testing.T) {
+	const (
+		every, total = 2, 6
+		decay, lr    = 0.5, 0.1
+	)
+	// By hand: SGD steps θ ← θ − 0.1(θ − 1) on the first component (the second mirrors it), and the
+	// count +1 per step; synchronisations at s = 2 (the slow weights start there), s = 4 with
+	// d = 0.5²·(4/6)³ = 2/27, and s = 6 (the last: d = 1, the weights become the slow ones).
+	wantTheta := []float64{2.8, 2.62, 2.458, 0, 0, 0}
+	d4 := 0.25 * 8.0 / 27
+	wantTheta[3] = d4*2.62 + (1-d4)*(2.458-0.1*1.458) // sync at 4: d·φ + (1−d)·θ₄
+	wantTheta[4] = wantTheta[3] - 0.1*(wantTheta[3]-1)
+	wantTheta[5] = wantTheta[3] // the last update returns to the slow weights of s = 4
+	wantCount := []float64{1, 2, 3, d4*2 + (1-d4)*4, 0, 0}
+	wantCount[4] = wantCount[3] + 1
+	wantCount[5] = wantCount[3]
+
+	for name, b := range testkit.Backends(t) {
+		t.Run(name, func(t *testing.T) {
+			store := model.NewStore()
+			opt := mustOpt(t)(NewSGD(lr, WithLookahead(every, decay, total)))
+			trainer := train.NewTrainer(b, store, lookaheadModel, quadLoss, opt, nil, nil)
+			for s := 1; s <= total; s++ {
+				batch := train.Batch{Inputs: []*tensors.Tensor{tensors.FromScalar(float32(0))},
+					Labels: []*tensors.Tensor{tensors.FromValue(quadTarget)}}
+				if _, err := trainer.TrainStep(batch); err != nil {
+					t.Fatalf("TrainStep %d: %v", s, err)
+				}
+				checkClose(t, fmt.Sprintf("θ after update %d", s), variableValue(t, store, "/model/theta"), mirror(float32(wantTheta[s-1])))
+				checkClose(t, fmt.Sprintf("count after update %d", s), variableValue(t, store, "/model/count"), []float32{float32(wantCount[s-1])})
+			}
+			if v := store.GetVariable("/" + LookaheadScope + "/model/theta_slow"); v == nil {
+				t.Errorf("no slow weights at /%s/model/theta_slow (checkpoints would not save them)", LookaheadScope)
+			}
+		})
+	}
+}
+
+func TestLookaheadDecay(t *testing.T) {
+	tests := []struct {
+		s        int
+		wantD    float64
+		wantSync bool
+	}{
+		{1, 0, false},
+		{2, 0.25 * math.Pow(2.0/6, 3), true},
+		{3, 0, false},
+		{4, 0.25 * math.Pow(4.0/6, 3), true},
+		{6, 1, true},
+		{7, 1, false},
+	}
+	for _, tt := range tests {
+		d, sync := LookaheadDecay(2, 0.5, tt.s, 6)
+		if sync != tt.wantSync || math.Abs(d-tt.wantD) > 1e-15 {
+			t.Errorf("LookaheadDecay(2, 0.5, %d, 6) = %g, %v; want %g, %v", tt.s, d, sync, tt.wantD, tt.wantSync)
+		}
+	}
+}
+
+func TestLookaheadOptionErrors(t *testing.T) {
+	for _, opt := range []OptimizerOption{WithLookahead(0, 0.5, 10), WithLookahead(5, 1, 10), WithLookahead(5, 0, 10), WithLookahead(5, 0.5, 0)} {
+		if _, err := NewSGD(0.1, opt); err == nil {
+			t.Errorf("NewSGD with a bad WithLookahead: no error")
+		}
+	}
+	if _, err := NewAdam(0.1, WithLookahead(5, 0.5, 10)); err == nil {
+		t.Error("NewAdam(WithLookahead): no error, want unsupported")
+	}
 }

@@ -71,6 +71,8 @@ func settingChanges(saved *cnn.Model, state *CheckpointState, m *cnn.Model, cfg 
 		add("warm-up start", "--warmup-start", floatText(old.WarmupStart), floatText(cfg.WarmupStart))
 	}
 	add("label smoothing", "--label-smoothing", floatText(old.LabelSmoothing), floatText(cfg.LabelSmoothing))
+	add("lookahead steps", "--lookahead", strconv.Itoa(old.LookaheadEvery), strconv.Itoa(cfg.LookaheadEvery))
+	add("lookahead decay", "--lookahead-decay", floatText(old.LookaheadDecay), floatText(cfg.LookaheadDecay))
 	if scheduleSpansTraining(old) || scheduleSpansTraining(cfg) {
 		add("epochs (the learning rate decays over all of them)", "--epochs", strconv.Itoa(old.Epochs), strconv.Itoa(cfg.Epochs))
 	}
@@ -87,7 +89,7 @@ func usesMomentum(cfg TrainConfig) bool {
 
 // scheduleSpansTraining reports whether cfg's learning rate depends on the number of epochs.
 func scheduleSpansTraining(cfg TrainConfig) bool {
-	return cfg.Optimizer == OptimizerLinearDecay || cfg.WarmupFraction > 0 || (usesMomentum(cfg) && cfg.FinalLearningRate > 0)
+	return cfg.Optimizer == OptimizerLinearDecay || cfg.WarmupFraction > 0 || cfg.LookaheadEvery > 0 || (usesMomentum(cfg) && cfg.FinalLearningRate > 0)
 }
 
 // layersJSON is m's layers as JSON, to compare architectures.

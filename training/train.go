@@ -75,6 +75,11 @@ type TrainConfig struct {
 	// the package documentation): BatchSize is the global batch, split in equal shares. 0 or 1 is
 	// the single-device path. Checkpoints do not depend on it: a run may resume on another count.
 	Devices int `json:"devices,omitempty"`
+	// LookaheadEvery, when > 0, adds lookahead (WithLookahead) to the SGD variants: every this many
+	// steps the slow weights are pulled towards the fast ones and the fast ones put back on them.
+	LookaheadEvery int `json:"lookahead_every,omitempty"`
+	// LookaheadDecay is the per-step decay of lookahead (WithLookahead), in (0, 1).
+	LookaheadDecay float64 `json:"lookahead_decay,omitempty"`
 
 	// CheckpointDir, if not empty, receives a checkpoint every CheckpointEvery steps and at the end
 	// of every epoch; if it already holds one, Train resumes from it.
@@ -123,6 +128,8 @@ func (c *TrainConfig) Validate() error {
 		{"BatchSize", c.BatchSize, c.Devices > 1 && c.BatchSize%c.Devices != 0,
 			fmt.Sprintf("divisible by Devices %d (each device takes an equal share of the batch)", c.Devices)},
 		{"DecoupledWeightDecay", c.DecoupledWeightDecay, !isFinite(c.DecoupledWeightDecay) || c.DecoupledWeightDecay < 0, "finite and ≥ 0"},
+		{"LookaheadEvery", c.LookaheadEvery, c.LookaheadEvery < 0, "≥ 0 steps (0: no lookahead)"},
+		{"LookaheadDecay", c.LookaheadDecay, c.LookaheadEvery > 0 && !(c.LookaheadDecay > 0 && c.LookaheadDecay < 1), "in (0, 1) with lookahead"},
 		{"FinalLearningRate", c.FinalLearningRate, c.WarmupFraction > 0 && c.FinalLearningRate > c.LearningRate,
 			fmt.Sprintf("≤ LearningRate %g with a warm-up", c.LearningRate)},
 	}
@@ -158,6 +165,9 @@ func (c *TrainConfig) NewOptimizer(totalSteps int) (optimizer.Interface, error) 
 	}
 	if c.Nesterov {
 		opts = append(opts, WithNesterov())
+	}
+	if c.LookaheadEvery > 0 {
+		opts = append(opts, WithLookahead(c.LookaheadEvery, c.LookaheadDecay, totalSteps))
 	}
 	if c.WarmupFraction > 0 {
 		if c.Optimizer == OptimizerLinearDecay {
@@ -584,6 +594,9 @@ func (c TrainConfig) String() string {
 	s += fmt.Sprintf(", batch %d, %d epochs, seed %d, augment %v", c.BatchSize, c.Epochs, c.Seed, c.Augment)
 	if c.Augment && c.AugmentTranslate > 0 {
 		s += fmt.Sprintf(" (±%d px)", c.AugmentTranslate)
+	}
+	if c.LookaheadEvery > 0 {
+		s += fmt.Sprintf(", lookahead every %d steps (decay %g)", c.LookaheadEvery, c.LookaheadDecay)
 	}
 	if c.TTA {
 		s += ", flip TTA"

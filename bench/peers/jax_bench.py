@@ -22,6 +22,8 @@ def init(name, seed=1):
     def u(shape, fan_in):
         b = 1 / np.sqrt(fan_in)
         return jnp.asarray(rng.uniform(-b, b, size=shape).astype(np.float32))
+    if kind not in ("cnn", "mlp"):
+        raise ValueError(f"jax peer: model {name} ({kind}) is not implemented here; use torch_bench.py")
     if kind == "cnn":
         return {"c1w": u((32, 3, 5, 5), 75), "c1b": u((32,), 75), "c2w": u((64, 32, 3, 3), 288), "c2b": u((64,), 288),
                 "lw": u((classes, 256), 256), "lb": u((classes,), 256)}

@@ -18,8 +18,48 @@ class Normalize(nn.Module):
         return (x - self.mean) / self.std
 
 
+class Scale(nn.Module):
+    def __init__(self, factor):
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, x):
+        return x * self.factor
+
+
+def convnet7_bn(classes):
+    """cnn.ConvNet7BN: 2×2 conv stem, three conv-pool-BN-GELU groups 64/256/256, max pool 3,
+    linear head ÷ 9 (cnn/zoo.go)."""
+    layers = [Normalize(), nn.Conv2d(3, 24, 2), nn.GELU()]
+    width_in = 24
+    for width in (64, 256, 256):
+        layers += [nn.Conv2d(width_in, width, 3, padding=1, bias=False), nn.MaxPool2d(2),
+                   nn.BatchNorm2d(width, momentum=0.1, eps=1e-5), nn.GELU(),
+                   nn.Conv2d(width, width, 3, padding=1, bias=False),
+                   nn.BatchNorm2d(width, momentum=0.1, eps=1e-5), nn.GELU()]
+        width_in = width
+    layers += [nn.MaxPool2d(3), nn.Flatten(), nn.Linear(width_in, classes), Scale(1 / 9)]
+    return nn.Sequential(*layers)
+
+
+def lecture_cnn(classes):
+    return nn.Sequential(Normalize(), nn.Conv2d(3, 32, 5, stride=4, padding=2), nn.ReLU(),
+                         nn.Conv2d(32, 64, 3, stride=1, padding=1), nn.ReLU(), nn.AvgPool2d(4),
+                         nn.Flatten(), nn.Linear(256, classes))
+
+
+def make_model_by_zoo_name(zoo_name, classes):
+    """The PyTorch twin of the cnnlab zoo model named zoo_name (cnn.Model.Name)."""
+    makers = {"LectureCNN": lecture_cnn, "ConvNet7BN": convnet7_bn}
+    if zoo_name not in makers:
+        raise SystemExit(f"no PyTorch twin of cnnlab model {zoo_name!r} (have {', '.join(makers)})")
+    return makers[zoo_name](classes)
+
+
 def make_model(name):
     kind, classes = common.MODELS[name]
+    if kind == "convnet7":
+        return convnet7_bn(classes)
     if kind == "cnn":  # The lecture's code.
         return nn.Sequential(Normalize(), nn.Conv2d(3, 32, 5, stride=4, padding=2), nn.ReLU(),
                              nn.Conv2d(32, 64, 3, stride=1, padding=1), nn.ReLU(), nn.AvgPool2d(4),

@@ -9,8 +9,10 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/cnnlab/cnnlab/backend"
@@ -33,6 +35,18 @@ var benchModels = map[string]func() *cnn.Model{
 	"mlp":    func() *cnn.Model { return cnn.MLP(cnn.DefaultMLPHidden, 3) },
 	// resnet-mini100 is the small residual network (BatchNorm2d, a residual block) at 100 classes.
 	"resnet-mini100": func() *cnn.Model { return cnn.ResNetMini(100) },
+	// convnet7-bn is the full-CIFAR-100 model of the cifar100-1h preset (airbench-style, ≈118 M MACs).
+	"convnet7-bn": func() *cnn.Model { return cnn.ConvNet7BN(100) },
+}
+
+// benchModelNames returns the names of benchModels, sorted.
+func benchModelNames() []string {
+	names := make([]string, 0, len(benchModels))
+	for name := range benchModels {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
 }
 
 // benchResult is one measurement of "cnnlab bench" (and of bench/peers, same fields).
@@ -54,6 +68,10 @@ type benchResult struct {
 	// LatencyMs is the median (and P90) of single calls (kind latency).
 	LatencyMs    float64 `json:"latency_ms,omitempty"`
 	LatencyP90Ms float64 `json:"latency_p90_ms,omitempty"`
+	// CPUMsPerImage is the process's CPU time (user + system, all threads) per trained image over
+	// the timed steps: on a loaded machine it changes far less than the wall-clock throughput, so
+	// the ratio of two configurations' figures stays meaningful there.
+	CPUMsPerImage float64 `json:"cpu_ms_per_image,omitempty"`
 	// PeakRSSMB is the process's peak RSS during this measurement (VmHWM, reset before it).
 	PeakRSSMB float64 `json:"peak_rss_mb,omitempty"`
 	Threads   int     `json:"threads"`
@@ -88,7 +106,7 @@ type benchOptions struct {
 func runBench(args []string, stdout io.Writer) error {
 	fs := newFlagSet("bench", "[flags]")
 	backendsFlag := fs.String("backends", "xla:cpu,go", "comma-separated backends to measure")
-	modelsFlag := fs.String("models", "cnn3,cnn100,mlp", "comma-separated models: cnn3 (lecture CNN, 3 classes), cnn100 (100 classes), mlp, resnet-mini100")
+	modelsFlag := fs.String("models", "cnn3,cnn100,mlp", "comma-separated models: cnn3 (lecture CNN, 3 classes), cnn100 (100 classes), mlp, resnet-mini100, convnet7-bn")
 	batchesFlag := fs.String("batches", "32,128,512", "comma-separated batch sizes")
 	out := fs.String("out", "", "write the results as JSON to this file (default: stdout only)")
 	var o benchOptions
@@ -126,7 +144,7 @@ func runBench(args []string, stdout io.Writer) error {
 	for _, name := range o.models {
 		mk, ok := benchModels[name]
 		if !ok {
-			return errors.Errorf("--models: unknown model %q (cnn3, cnn100, mlp)", name)
+			return errors.Errorf("--models: unknown model %q (%s)", name, strings.Join(benchModelNames(), ", "))
 		}
 		train, err := bench.TrainFLOPsPerImage(mk())
 		if err != nil {
@@ -192,7 +210,7 @@ func printBenchResult(w io.Writer, r benchResult, rep *benchReport) {
 		if onCPU(r.Backend) { // The peak is the CPU's: no percentage for a GPU.
 			line += fmt.Sprintf(" (%4.1f%% of peak)", 100*gflops/rep.Machine.PeakGFLOPS)
 		}
-		line += fmt.Sprintf("  first step %.2fs  peak RSS %.0f MB", r.FirstStepSeconds, r.PeakRSSMB)
+		line += fmt.Sprintf("  CPU %.1f ms/img  first step %.2fs  peak RSS %.0f MB", r.CPUMsPerImage, r.FirstStepSeconds, r.PeakRSSMB)
 	}
 	if r.Kind == "latency" {
 		line += fmt.Sprintf("  latency median %.3f ms, p90 %.3f ms", r.LatencyMs, r.LatencyP90Ms)
@@ -247,7 +265,7 @@ func benchTrain(b compute.Backend, bname, mname string, batch int, o benchOption
 		r.Error = err.Error()
 		return r, nil
 	}
-	if t.Options, err = o.rewrites.options(b); err != nil {
+	if t.Options, err = o.rewrites.options(b, m); err != nil {
 		r.Error = err.Error()
 		return r, nil
 	}
@@ -261,8 +279,10 @@ func benchTrain(b compute.Backend, bname, mname string, batch int, o benchOption
 	cfg := training.DefaultTrainConfig()
 	cfg.BatchSize, cfg.Epochs = batch, total // One step per epoch at least: never ends early.
 	times := make([]time.Time, 0, total+1)
+	cpu := make([]time.Duration, 0, total+1)
 	cfg.AfterStep = func(step int) error {
 		times = append(times, time.Now())
+		cpu = append(cpu, processCPUTime())
 		if step >= total {
 			return errBenchDone
 		}
@@ -288,7 +308,19 @@ func benchTrain(b compute.Backend, bname, mname string, batch int, o benchOption
 		r.Reps = append(r.Reps, float64(steps*batch)/to.Sub(from).Seconds())
 	}
 	r.ImagesPerSec = bench.Median(r.Reps)
+	if first, last := cpu[warmup], cpu[warmup+o.reps*steps]; first > 0 {
+		r.CPUMsPerImage = float64((last - first).Milliseconds()) / float64(o.reps*steps*batch)
+	}
 	return r, t
+}
+
+// processCPUTime returns the user + system CPU time of this process so far (0 if unknown).
+func processCPUTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // benchInference measures the inference throughput at batch and the latency of one image, with
@@ -399,6 +431,7 @@ func splitList(s string) []string {
 type graphFlags struct {
 	plain                     bool
 	channelsLast, poolReshape string
+	kernelGrad, maxPool       string
 	convMethod                string
 	convSplit, forwardChunk   int
 }
@@ -409,13 +442,15 @@ func (f *graphFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.channelsLast, "channels-last", "", "on|off: convolutions and pooling in NHWC (default: the backend's)")
 	fs.StringVar(&f.poolReshape, "pool-reshape", "", "on|off: average pooling as reshape + mean (default: the backend's)")
 	fs.StringVar(&f.convMethod, "conv-method", "", "auto|native|im2col (default: the backend's)")
+	fs.StringVar(&f.maxPool, "max-pool-reshape", "", "on|off: max pooling with stride = kernel as reshape + maximum, PyTorch's gradient (default: the backend's)")
+	fs.StringVar(&f.kernelGrad, "im2col-kernel-grad", "", "on|off: kernel gradient of native convolutions as an im2col matrix product (default: the backend's)")
 	fs.IntVar(&f.convSplit, "conv-split", 0, "batch chunks of each convolution, 1 for none (default: the backend's)")
 	fs.IntVar(&f.forwardChunk, "forward-chunk", -1, "largest training forward chunk, 0 for none (default: the backend's)")
 }
 
-// options returns the graph options for backend b with the flags applied.
-func (f *graphFlags) options(b compute.Backend) (*cnn.GraphOptions, error) {
-	o := cnn.DefaultGraphOptions(b)
+// options returns the graph options for backend b and model m with the flags applied.
+func (f *graphFlags) options(b compute.Backend, m *cnn.Model) (*cnn.GraphOptions, error) {
+	o := cnn.DefaultGraphOptionsFor(b, m)
 	if f.plain {
 		o = cnn.PlainGraphOptions()
 	}
@@ -435,6 +470,12 @@ func (f *graphFlags) options(b compute.Backend) (*cnn.GraphOptions, error) {
 		return nil, err
 	}
 	if err := onOff("pool-reshape", f.poolReshape, &o.PoolReshape); err != nil {
+		return nil, err
+	}
+	if err := onOff("im2col-kernel-grad", f.kernelGrad, &o.Im2colKernelGrad); err != nil {
+		return nil, err
+	}
+	if err := onOff("max-pool-reshape", f.maxPool, &o.MaxPoolReshape); err != nil {
 		return nil, err
 	}
 	switch f.convMethod {

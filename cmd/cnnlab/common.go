@@ -45,7 +45,9 @@ type trainFlags struct {
 	decoupledWD, warmup, warmupStart, labelSmoothing float64
 	translate                                        int
 	// devices is the number of devices of the backend that share each batch (data parallelism).
-	devices int
+	devices        int
+	lookahead      int
+	lookaheadDecay float64
 }
 
 // backendUsage and dataUsage are the help texts of the --backend and --data flags of every command.
@@ -83,6 +85,8 @@ func (f *trainFlags) register(fs *flag.FlagSet, defaultOut string) {
 	fs.BoolVar(&f.tta, "tta", false, "evaluate with test-time augmentation: mean logits of each image and its mirror")
 	fs.IntVar(&f.devices, "devices", 1, "devices of the backend that share each batch, data-parallel: --batch is the global batch, "+
 		"split evenly (see docs/distributed.md)")
+	fs.IntVar(&f.lookahead, "lookahead", 0, "lookahead (airbench's form): every this many steps pull slow weights towards the fast ones and reset the fast ones to them; the final weights are the slow ones (0: none)")
+	fs.Float64Var(&f.lookaheadDecay, "lookahead-decay", 0.95, "per-step decay of --lookahead: the pull keeps decay^steps·(step/total)³ of the slow weights")
 }
 
 // config validates the flags parsed by fs and returns the training configuration they give.
@@ -95,6 +99,9 @@ func (f *trainFlags) config(fs *flag.FlagSet) (training.TrainConfig, error) {
 		Augment: f.augment, CheckpointEvery: f.checkpointEvery, EvalTrain: f.evalAll,
 		Nesterov: f.nesterov, DecoupledWeightDecay: f.decoupledWD, WarmupFraction: f.warmup, WarmupStart: f.warmupStart,
 		LabelSmoothing: f.labelSmoothing, AugmentTranslate: f.translate, TTA: f.tta, Devices: f.devices}
+	if f.lookahead > 0 {
+		cfg.LookaheadEvery, cfg.LookaheadDecay = f.lookahead, f.lookaheadDecay
+	}
 	if cfg.Epochs == 0 {
 		cfg.Epochs = training.DefaultTrainConfig().Epochs
 		if env := os.Getenv(EpochsEnv); env != "" {
@@ -146,6 +153,9 @@ func (f *trainFlags) validate(fs *flag.FlagSet) error {
 		{"devices", f.devices < 1, "a number of devices ≥ 1"},
 		{"batch", f.devices > 1 && f.batch%f.devices != 0,
 			fmt.Sprintf("a multiple of --devices %d (each device takes an equal share of the batch)", f.devices)},
+		{"lookahead", f.lookahead < 0, "a number of steps ≥ 0 (0: none)"},
+		{"lookahead", f.lookahead > 0 && f.optimizer == training.OptimizerAdam, "--optimizer momentum, sgd or lineardecay (adam has no lookahead here)"},
+		{"lookahead-decay", !(f.lookaheadDecay > 0 && f.lookaheadDecay < 1), "a decay in (0, 1)"},
 	}
 	for _, c := range checks {
 		if c.bad {

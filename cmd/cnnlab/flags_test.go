@@ -35,6 +35,13 @@ func TestTrainFlagsValidatedFirst(t *testing.T) {
 			"--batch 64: want a multiple of --devices 3"},
 		{"more devices than the backend's", []string{"--backend", "xla:cpu", "--devices", "64"}, false,
 			"--devices 64: backend xla has only 4 device(s)"},
+		{"negative lookahead", []string{"--lookahead", "-5"}, false, "--lookahead -5: want a number of steps ≥ 0"},
+		{"lookahead with adam", []string{"--optimizer", "adam", "--lookahead", "5"}, false, "--lookahead 5: want --optimizer momentum, sgd or lineardecay"},
+		{"lookahead decay 1", []string{"--lookahead", "5", "--lookahead-decay", "1"}, false, "--lookahead-decay 1: want a decay in (0, 1)"},
+		{"lookahead decay NaN", []string{"--lookahead-decay", "NaN"}, false, "--lookahead-decay NaN"},
+		{"label smoothing 1", []string{"--label-smoothing", "1"}, false, "--label-smoothing 1: want a smoothing in [0, 1)"},
+		{"translate 17", []string{"--translate", "17"}, false, "--translate 17: want a translation of 0…16 pixels"},
+		{"warmup 1", []string{"--warmup", "1"}, false, "--warmup 1: want a fraction of the training in [0, 1)"},
 		{"batch larger than the set", []string{"--batch", "100000"}, true, "--batch 100000: larger than the 1500 training images"},
 	}
 	for _, command := range []string{"train", "reproduce"} {

@@ -101,7 +101,7 @@ func TestTrainRecipeReport(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	args := []string{"train", "--out", out, "--no-progress", "--backend", "xla:cpu", "--epochs", "2", "--classes", "0,55,58,1,2",
 		"--nesterov", "--decoupled-wd", "0.01", "--warmup", "0.3", "--warmup-start", "0.2", "--label-smoothing", "0.1",
-		"--augment", "--translate", "2", "--tta", "--batch", "128", "--lr", "0.05"}
+		"--augment", "--translate", "2", "--tta", "--batch", "128", "--lr", "0.05", "--lookahead", "5"}
 	if code := run(args, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d:\n%s%s", code, stdout.String(), stderr.String())
 	}
@@ -116,7 +116,8 @@ func TestTrainRecipeReport(t *testing.T) {
 	if !(rep.TestTop5 == 1) { // 5 classes: every label is among the 5 highest scores.
 		t.Errorf("top-5 of 5 classes = %v, want 1", rep.TestTop5)
 	}
-	if !(rep.TestAccuracy > 0.2) || !rep.Config.Nesterov || !rep.Config.TTA || rep.Config.LabelSmoothing != 0.1 {
+	if !(rep.TestAccuracy > 0.2) || !rep.Config.Nesterov || !rep.Config.TTA || rep.Config.LabelSmoothing != 0.1 ||
+		rep.Config.LookaheadEvery != 5 || rep.Config.LookaheadDecay != 0.95 {
 		t.Errorf("report: accuracy %v, config %s", rep.TestAccuracy, rep.Config)
 	}
 	support, superclasses := 0, 0
