@@ -439,3 +439,20 @@ func TestDataParallelErrors(t *testing.T) {
 		t.Errorf("Train of ResNetMini on 2 devices = %v, want an error containing %q", err, want)
 	}
 }
+
+// TestDataParallelLookahead checks that lookahead (an in-graph update every few steps) runs
+// data-parallel as on one device: 12 steps, lookahead every 4.
+func TestDataParallelLookahead(t *testing.T) {
+	b := testkit.Backends(t)["xla:cpu"]
+	set := testkit.SyntheticSet(96, 13)
+	cfg := quickConfig(2)
+	cfg.LookaheadEvery, cfg.LookaheadDecay = 4, 0.95
+	one := trainOn(t, b, cnn.LectureCNN, set, cfg, 1)
+	two := trainOn(t, b, cnn.LectureCNN, set, cfg, 2)
+	d, at := maxAbsDiff(two.weights, one.weights)
+	t.Logf("lookahead every 4, 12 steps: 2 devices vs 1: max |Δvalue| %.3g at %d of %d; replicas differ by %.3g",
+		d, at, len(one.weights), two.divergence)
+	if d > 1e-6 || two.divergence != 0 {
+		t.Errorf("2 devices: weights differ from one device's by %g (> 1e-6) or copies by %g (≠ 0)", d, two.divergence)
+	}
+}
