@@ -27,6 +27,9 @@ const (
 	RootEnv = "CNNLAB_ROOT"
 	// QuickEnv, when "1" or "true", makes notebooks use CI-sized settings (fewer epochs).
 	QuickEnv = "CNNLAB_QUICK"
+	// DevicesEnv is the number of devices Run trains on, data-parallel, when the experiment does
+	// not set TrainConfig.Devices (cnnlab train's --devices; default 1).
+	DevicesEnv = "CNNLAB_DEVICES"
 )
 
 // Quick reports whether notebooks run in the CI-sized mode ($CNNLAB_QUICK).
@@ -41,6 +44,20 @@ func Epochs(full, quick int) int {
 		return quick
 	}
 	return full
+}
+
+// Devices returns $CNNLAB_DEVICES, the number of devices of data-parallel training, or 1 when it
+// is not set.
+func Devices() (int, error) {
+	v := os.Getenv(DevicesEnv)
+	if v == "" {
+		return 1, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, errors.Errorf("$%s=%q: want a number of devices ≥ 1", DevicesEnv, v)
+	}
+	return n, nil
 }
 
 // OutDir returns (creating it) the directory where a notebook keeps its outputs: checkpoints, histories,

@@ -50,3 +50,18 @@ func TestMust(t *testing.T) {
 	}()
 	Must(0, errors.New("boom"))
 }
+
+func TestDevices(t *testing.T) {
+	tests := []struct {
+		env     string
+		want    int
+		wantErr bool
+	}{{"", 1, false}, {"1", 1, false}, {"4", 4, false}, {"0", 0, true}, {"-2", 0, true}, {"two", 0, true}}
+	for _, tc := range tests {
+		t.Setenv(DevicesEnv, tc.env)
+		got, err := Devices()
+		if got != tc.want || (err != nil) != tc.wantErr {
+			t.Errorf("Devices() with $%s=%q = %d, %v; want %d, error %v", DevicesEnv, tc.env, got, err, tc.want, tc.wantErr)
+		}
+	}
+}

@@ -13,8 +13,16 @@ import (
 // Run trains experiment e on b with its checkpoints under OutDir(notebookName)/runName, showing the
 // progress under the cell. A finished run is not repeated: rerunning the cell (GoNB recompiles and
 // reruns every cell) resumes from — or just reloads — the checkpoint. Use a runName that changes
-// with the settings (e.g. it includes the number of epochs).
+// with the settings (e.g. it includes the number of epochs). Without TrainConfig.Devices, it
+// trains on Devices() devices ($CNNLAB_DEVICES).
 func Run(b compute.Backend, e *training.Experiment, notebookName, runName string) (*training.ExperimentResult, error) {
+	if e.Config.Devices == 0 {
+		devices, err := Devices()
+		if err != nil {
+			return nil, err
+		}
+		e.Config.Devices = devices
+	}
 	dir, err := OutDir(notebookName)
 	if err != nil {
 		return nil, err

@@ -31,4 +31,15 @@
 // training goes on, per-epoch evaluation with a reusable cnn.Evaluator, and a plain progress
 // display for CI logs. GoMLX's model.Store holds the weights, the optimizer state and the random
 // state, so GoMLX tools that work on a store (plots, checkpoints) still apply.
+//
+// # Several devices
+//
+// With TrainConfig.Devices = N > 1, every step runs data-parallel on devices 0…N−1 of the backend
+// through GoMLX's AutoSharding (XLA's Shardy partitioner, train.Trainer.DistributedTrainStep): the
+// global batch of BatchSize images is split in N equal shares along the batch axis, the weights
+// and the optimizer state are replicated, and XLA all-reduces the gradients — and BatchNorm's
+// batch statistics, which are therefore synchronised over the global batch (PyTorch's
+// SyncBatchNorm, not DDP's per-device statistics). Checkpoints hold one copy and resume on any
+// number of devices; evaluation runs on device 0. docs/distributed.md has the details and the
+// measurements.
 package training

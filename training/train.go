@@ -10,6 +10,7 @@ import (
 	"github.com/cnnlab/cnnlab/cnn"
 	"github.com/cnnlab/cnnlab/datasets"
 	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/distributed"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
@@ -70,6 +71,10 @@ type TrainConfig struct {
 	// TTA evaluates with test-time augmentation: the mean of the logits of each image and of its
 	// horizontal mirror (cnn.Evaluator.WithFlipTTA).
 	TTA bool `json:"tta,omitempty"`
+	// Devices is the number of devices of the backend that share each batch (data parallelism, see
+	// the package documentation): BatchSize is the global batch, split in equal shares. 0 or 1 is
+	// the single-device path. Checkpoints do not depend on it: a run may resume on another count.
+	Devices int `json:"devices,omitempty"`
 	// LookaheadEvery, when > 0, adds lookahead (WithLookahead) to the SGD variants: every this many
 	// steps the slow weights are pulled towards the fast ones and the fast ones put back on them.
 	LookaheadEvery int `json:"lookahead_every,omitempty"`
@@ -119,6 +124,9 @@ func (c *TrainConfig) Validate() error {
 		{"WarmupFraction", c.WarmupFraction, !(c.WarmupFraction >= 0 && c.WarmupFraction < 1), "in [0, 1)"},
 		{"WarmupStart", c.WarmupStart, !(c.WarmupStart >= 0 && c.WarmupStart <= 1), "in [0, 1]"},
 		{"AugmentTranslate", c.AugmentTranslate, c.AugmentTranslate < 0 || c.AugmentTranslate > 16, "0…16 pixels"},
+		{"Devices", c.Devices, c.Devices < 0, "≥ 0 (0 or 1: one device)"},
+		{"BatchSize", c.BatchSize, c.Devices > 1 && c.BatchSize%c.Devices != 0,
+			fmt.Sprintf("divisible by Devices %d (each device takes an equal share of the batch)", c.Devices)},
 		{"DecoupledWeightDecay", c.DecoupledWeightDecay, !isFinite(c.DecoupledWeightDecay) || c.DecoupledWeightDecay < 0, "finite and ≥ 0"},
 		{"LookaheadEvery", c.LookaheadEvery, c.LookaheadEvery < 0, "≥ 0 steps (0: no lookahead)"},
 		{"LookaheadDecay", c.LookaheadDecay, c.LookaheadEvery > 0 && !(c.LookaheadDecay > 0 && c.LookaheadDecay < 1), "in (0, 1) with lookahead"},
@@ -213,6 +221,8 @@ type session struct {
 	cfg      TrainConfig
 	trainer  *train.Trainer
 	batches  *datasets.Batches
+	// parallel, if not nil, splits every batch across several devices (TrainConfig.Devices > 1).
+	parallel *dataParallel
 	eval     *cnn.Evaluator
 	state    *CheckpointState
 	progress *Progress
@@ -274,7 +284,11 @@ func newSession(ctx context.Context, b compute.Backend, t *cnn.Trained, trainSet
 	if n := t.Model.NumClasses(); trainSet.NumClasses() != n {
 		return nil, errors.Errorf("training set %s has %d classes, model %s has %d outputs", trainSet.Name, trainSet.NumClasses(), t.Model.Name, n)
 	}
-	s := &session{ctx: ctx, backend: b, trained: t, trainSet: trainSet, testSet: testSet, cfg: cfg,
+	parallel, err := newDataParallel(b, t.Model, cfg.Devices, cfg.BatchSize)
+	if err != nil {
+		return nil, err
+	}
+	s := &session{ctx: ctx, backend: b, trained: t, trainSet: trainSet, testSet: testSet, cfg: cfg, parallel: parallel,
 		state: &CheckpointState{Config: cfg, TrainSetSHA256: trainSet.SHA256()}, eval: cnn.NewEvaluator(b, t).WithFlipTTA(cfg.TTA)}
 	if err := s.restore(); err != nil {
 		return nil, err
@@ -395,7 +409,7 @@ func (s *session) runEpoch() error {
 // step runs one training step and accumulates the running loss and accuracy.
 func (s *session) step(batch train.Batch) error {
 	n := batch.Labels[0].Shape().Dimensions[0]
-	metrics, err := s.trainer.TrainStep(batch)
+	metrics, err := s.trainStep(batch)
 	if err != nil {
 		return errors.WithMessagef(err, "training step %d", s.state.GlobalStep+1)
 	}
@@ -415,6 +429,19 @@ func (s *session) step(batch train.Batch) error {
 	s.state.RunningCorrect += accuracy * float64(n)
 	s.state.RunningCount += n
 	return nil
+}
+
+// trainStep runs the trainer's step on batch: on one device, or split across the devices of
+// s.parallel.
+func (s *session) trainStep(batch train.Batch) ([]*tensors.Tensor, error) {
+	if s.parallel == nil {
+		return s.trainer.TrainStep(batch)
+	}
+	db, err := s.parallel.shard(batch)
+	if err != nil {
+		return nil, err
+	}
+	return s.trainer.DistributedTrainStep(distributed.AutoSharding, s.parallel.devices, db)
 }
 
 // afterStep updates the progress display, checkpoints when due and honours cancellation. timed
@@ -573,6 +600,9 @@ func (c TrainConfig) String() string {
 	}
 	if c.TTA {
 		s += ", flip TTA"
+	}
+	if c.Devices > 1 {
+		s += fmt.Sprintf(", data-parallel on %d devices (%d images each)", c.Devices, c.BatchSize/c.Devices)
 	}
 	return s
 }

@@ -44,8 +44,10 @@ type trainFlags struct {
 	nesterov, tta                                    bool
 	decoupledWD, warmup, warmupStart, labelSmoothing float64
 	translate                                        int
-	lookahead                                        int
-	lookaheadDecay                                   float64
+	// devices is the number of devices of the backend that share each batch (data parallelism).
+	devices        int
+	lookahead      int
+	lookaheadDecay float64
 }
 
 // backendUsage and dataUsage are the help texts of the --backend and --data flags of every command.
@@ -81,6 +83,8 @@ func (f *trainFlags) register(fs *flag.FlagSet, defaultOut string) {
 	fs.Float64Var(&f.labelSmoothing, "label-smoothing", 0, "label smoothing s of the cross-entropy, as PyTorch's (0: none)")
 	fs.IntVar(&f.translate, "translate", 0, fmt.Sprintf("largest translation of --augment in pixels (0: %d)", datasets.AugmentPadding))
 	fs.BoolVar(&f.tta, "tta", false, "evaluate with test-time augmentation: mean logits of each image and its mirror")
+	fs.IntVar(&f.devices, "devices", 1, "devices of the backend that share each batch, data-parallel: --batch is the global batch, "+
+		"split evenly (see docs/distributed.md)")
 	fs.IntVar(&f.lookahead, "lookahead", 0, "lookahead (airbench's form): every this many steps pull slow weights towards the fast ones and reset the fast ones to them; the final weights are the slow ones (0: none)")
 	fs.Float64Var(&f.lookaheadDecay, "lookahead-decay", 0.95, "per-step decay of --lookahead: the pull keeps decay^steps·(step/total)³ of the slow weights")
 }
@@ -94,7 +98,7 @@ func (f *trainFlags) config(fs *flag.FlagSet) (training.TrainConfig, error) {
 		FinalLearningRate: f.lrFinal, Momentum: f.momentum, WeightDecay: f.weightDecay, Seed: f.seed,
 		Augment: f.augment, CheckpointEvery: f.checkpointEvery, EvalTrain: f.evalAll,
 		Nesterov: f.nesterov, DecoupledWeightDecay: f.decoupledWD, WarmupFraction: f.warmup, WarmupStart: f.warmupStart,
-		LabelSmoothing: f.labelSmoothing, AugmentTranslate: f.translate, TTA: f.tta}
+		LabelSmoothing: f.labelSmoothing, AugmentTranslate: f.translate, TTA: f.tta, Devices: f.devices}
 	if f.lookahead > 0 {
 		cfg.LookaheadEvery, cfg.LookaheadDecay = f.lookahead, f.lookaheadDecay
 	}
@@ -146,6 +150,9 @@ func (f *trainFlags) validate(fs *flag.FlagSet) error {
 		{"warmup-start", !(f.warmupStart >= 0 && f.warmupStart <= 1), "a factor of --lr in [0, 1]"},
 		{"label-smoothing", !(f.labelSmoothing >= 0 && f.labelSmoothing < 1), "a smoothing in [0, 1)"},
 		{"translate", f.translate < 0 || f.translate > 16, "a translation of 0…16 pixels"},
+		{"devices", f.devices < 1, "a number of devices ≥ 1"},
+		{"batch", f.devices > 1 && f.batch%f.devices != 0,
+			fmt.Sprintf("a multiple of --devices %d (each device takes an equal share of the batch)", f.devices)},
 		{"lookahead", f.lookahead < 0, "a number of steps ≥ 0 (0: none)"},
 		{"lookahead", f.lookahead > 0 && f.optimizer == training.OptimizerAdam, "--optimizer momentum, sgd or lineardecay (adam has no lookahead here)"},
 		{"lookahead-decay", !(f.lookaheadDecay > 0 && f.lookaheadDecay < 1), "a decay in (0, 1)"},
@@ -166,6 +173,14 @@ func checkBatch(cfg training.TrainConfig, train *datasets.Set) error {
 	if cfg.BatchSize > train.Len() {
 		return errors.Errorf("--batch %d: larger than the %d training images of %s (an epoch would have no step)",
 			cfg.BatchSize, train.Len(), train.Name)
+	}
+	return nil
+}
+
+// checkDevices fails if the --devices of cfg exceeds the devices of backend b, naming both numbers.
+func checkDevices(cfg training.TrainConfig, b compute.Backend) error {
+	if n := b.NumDevices(); cfg.Devices > n {
+		return errors.Errorf("--devices %d: backend %s has only %d device(s)", cfg.Devices, b.Name(), n)
 	}
 	return nil
 }

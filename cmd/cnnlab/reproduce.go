@@ -51,6 +51,9 @@ func runReproduce(args []string, stdout io.Writer) error {
 		return err
 	}
 	defer b.Finalize()
+	if err := checkDevices(cfg, b); err != nil {
+		return err
+	}
 	trainSet, testSet, err := loadClasses(f.data, "0,55,58")
 	if err != nil {
 		return err

@@ -40,6 +40,14 @@ func runTrain(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	b, err := openBackend(f.backend, stdout)
+	if err != nil {
+		return err
+	}
+	defer b.Finalize()
+	if err := checkDevices(cfg, b); err != nil {
+		return err
+	}
 	trainSet, testSet, err := loadClasses(f.data, *classes)
 	if err != nil {
 		return err
@@ -47,20 +55,20 @@ func runTrain(args []string, stdout io.Writer) error {
 	if err := checkBatch(cfg, trainSet); err != nil {
 		return err
 	}
+	m, err := cnn.NewModel(*modelName, trainSet.NumClasses())
+	if err != nil {
+		return err
+	}
+	if cfg.Devices > 1 {
+		if err := training.CheckParallelModel(m); err != nil {
+			return errors.WithMessagef(err, "--devices %d", cfg.Devices)
+		}
+	}
 	lock, err := lockOut(f.out, stdout)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = lock.Release() }()
-	m, err := cnn.NewModel(*modelName, trainSet.NumClasses())
-	if err != nil {
-		return err
-	}
-	b, err := openBackend(f.backend, stdout)
-	if err != nil {
-		return err
-	}
-	defer b.Finalize()
 	run, err := trainAndSave(b, m, trainSet, testSet, cfg, f.out, f.restart, stdout)
 	if err != nil {
 		return err

@@ -2,6 +2,8 @@ package smoke
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/cnnlab/cnnlab/backend"
@@ -43,5 +45,39 @@ func TestXLAAndGoAgree(t *testing.T) {
 		len(goResult.Gradients), diff)
 	if diff > tolerance {
 		t.Errorf("xla:cpu and go differ by %g > %g", diff, tolerance)
+	}
+}
+
+func TestShardedAgrees(t *testing.T) {
+	b, err := backend.New("xla:cpu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Finalize()
+	one, err := Run(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, devices := range []int{2, 4} {
+		sharded, err := RunSharded(b, devices)
+		if err != nil {
+			t.Fatalf("%d devices: %v", devices, err)
+		}
+		diff := MaxAbsDiff(one, sharded)
+		t.Logf("%d devices: loss %.7f (one device %.7f), max |diff| %.3g", devices, sharded.Loss, one.Loss, diff)
+		if diff > tolerance {
+			t.Errorf("%d devices differ from one by %g > %g", devices, diff, tolerance)
+		}
+	}
+	for _, tc := range []struct {
+		devices int
+		want    string
+	}{
+		{3, "devices 3: the smoke network's batch of 4 images is not divisible by 3"},
+		{b.NumDevices() + 1, fmt.Sprintf("devices %d: backend xla has %d device(s)", b.NumDevices()+1, b.NumDevices())},
+	} {
+		if _, err := RunSharded(b, tc.devices); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("RunSharded(%d) = %v, want an error containing %q", tc.devices, err, tc.want)
+		}
 	}
 }
