@@ -43,8 +43,9 @@ func ChannelImage(record []uint8, channel int) (*image.RGBA, error) {
 
 // ReshapedHWC returns the image you get by reshaping a CHW record straight to (32, 32, 3), without
 // the transpose: consecutive bytes of the record are read as the R, G, B of one pixel. Pixel (x, y)
-// takes bytes 3·(32y+x) … 3·(32y+x)+2, all of them from one channel's plane, so the picture is
-// scrambled: the first third of it is the red plane squeezed three times, and so on.
+// takes bytes 3·(32y+x) … 3·(32y+x)+2, neighbours in one channel's plane, so the picture is scrambled:
+// each third of its height is one plane (R, then G, then B), shown as three copies side by side,
+// each a third of the size and nearly gray.
 func ReshapedHWC(record []uint8) (*image.RGBA, error) {
 	if len(record) != RecordPixels {
 		return nil, errors.Errorf("reshaped HWC: record has %d bytes, want %d (3×32×32)", len(record), RecordPixels)

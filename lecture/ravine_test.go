@@ -1,6 +1,8 @@
 package lecture
 
 import (
+	"bytes"
+	"image/png"
 	"math"
 	"testing"
 )
@@ -122,5 +124,27 @@ func TestDrawWindow(t *testing.T) {
 	}
 	if _, err := DrawWindow(5, 3, 1, 2, 9, 10); err == nil {
 		t.Error("output cell 9 of a 3×3 map gave no error")
+	}
+}
+
+func TestWindowsFigure(t *testing.T) {
+	tests := []struct {
+		n, k, p, s, maxTiles int
+		wantOut              int
+	}{{5, 3, 1, 2, 16, 3}, {32, 5, 2, 4, 16, 8}, {7, 3, 0, 1, 4, 5}}
+	for _, tc := range tests {
+		data, out, err := WindowsFigure(tc.n, tc.k, tc.p, tc.s, tc.maxTiles)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out != tc.wantOut {
+			t.Errorf("WindowsFigure(%d,%d,%d,%d) output %d, want %d", tc.n, tc.k, tc.p, tc.s, out, tc.wantOut)
+		}
+		if _, err := png.Decode(bytes.NewReader(data)); err != nil {
+			t.Errorf("WindowsFigure(%d,%d,%d,%d): %v", tc.n, tc.k, tc.p, tc.s, err)
+		}
+	}
+	if _, _, err := WindowsFigure(5, 3, 1, 2, 0); err == nil {
+		t.Error("maxTiles 0 gave no error")
 	}
 }

@@ -1,10 +1,12 @@
 package lecture
 
 import (
+	"fmt"
 	"image"
 	"image/color"
 
 	"github.com/cnnlab/cnnlab/cnn"
+	"github.com/cnnlab/cnnlab/plot"
 	"github.com/pkg/errors"
 )
 
@@ -91,4 +93,36 @@ func DrawWindow(n, k, p, s, index, cell int) (*image.RGBA, error) {
 // blend returns the mean of two colours.
 func blend(a, b color.RGBA) color.RGBA {
 	return color.RGBA{uint8((int(a.R) + int(b.R)) / 2), uint8((int(a.G) + int(b.G)) / 2), uint8((int(a.B) + int(b.B)) / 2), 255}
+}
+
+// WindowsFigure draws the windows of the first maxTiles output cells of ConvWindows(n, k, p, s)
+// (all of them when there are fewer), each captioned with its output cell, as a PNG: the kernel
+// sliding over the padded input, for the notebook's convolution-arithmetic explorer. It returns the
+// PNG and the output size.
+func WindowsFigure(n, k, p, s, maxTiles int) ([]byte, int, error) {
+	out, windows, err := ConvWindows(n, k, p, s)
+	if err != nil {
+		return nil, 0, err
+	}
+	if maxTiles < 1 {
+		return nil, 0, errors.Errorf("windows figure: maxTiles %d < 1", maxTiles)
+	}
+	cell := max(6, min(24, 168/(n+2*p)))
+	var tiles []plot.Tile
+	for i := range min(len(windows), maxTiles) {
+		img, err := DrawWindow(n, k, p, s, i, cell)
+		if err != nil {
+			return nil, 0, err
+		}
+		tiles = append(tiles, plot.Tile{Image: img, Caption: fmt.Sprintf("выход (%d, %d)", i/out, i%out)})
+	}
+	title := fmt.Sprintf("вход %d×%d, ядро %d×%d, padding %d, stride %d → выход %d×%d", n, n, k, k, p, s, out, out)
+	if len(windows) > maxTiles {
+		title += fmt.Sprintf(" (первые %d окон из %d)", maxTiles, len(windows))
+	}
+	png, err := plot.TileGrid(title, tiles, min(out, 6), 1)
+	if err != nil {
+		return nil, 0, err
+	}
+	return png, out, nil
 }
