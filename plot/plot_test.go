@@ -191,3 +191,24 @@ func TestChartLogYAndMarks(t *testing.T) {
 		t.Error("y = 0 on a logarithmic axis gave no error")
 	}
 }
+
+func TestFlow(t *testing.T) {
+	data, err := Flow("граф", []Box{{Title: "вход"}, {Title: "Conv", Lines: []string{"W ⟨32×3×5×5⟩"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Margins 2·8, title 14 + gap 10, arrow 22, boxes 2·6 + 13 + 3 (+ 14 per line): 28 and 42.
+	if got, want := img.Bounds().Dy(), 16+24+22+28+42; got != want {
+		t.Errorf("height %d, want %d", got, want)
+	}
+	if _, err := Flow("empty", nil); err == nil {
+		t.Error("no boxes gave no error")
+	}
+	if _, err := Flow("untitled", []Box{{}}); err == nil {
+		t.Error("a box without a title gave no error")
+	}
+}
