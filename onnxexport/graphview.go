@@ -10,7 +10,7 @@ import (
 )
 
 // GraphBoxes describes m's graph as plot.Flow boxes, what Netron shows for a sequential model: the
-// graph input, then every node (its operator; its initializer inputs with their shapes; its
+// graph input, then every node (its operator; its initializer inputs with their shapes, e.g. "W [32×3×5×5]"; its
 // attributes), then the graph output. It fails unless the graph is a chain, every node consuming the
 // previous node's output (the graph input for the first), so that the drawing shows every edge.
 func GraphBoxes(m *protos.ModelProto) ([]plot.Box, error) {
@@ -24,7 +24,7 @@ func GraphBoxes(m *protos.ModelProto) ([]plot.Box, error) {
 		for i, d := range t.GetDims() {
 			dims[i] = fmt.Sprint(d)
 		}
-		shapes[t.GetName()] = "⟨" + strings.Join(dims, "×") + "⟩"
+		shapes[t.GetName()] = "[" + strings.Join(dims, "×") + "]"
 	}
 	boxes := []plot.Box{{Title: "вход", Lines: []string{valueInfoString(g.GetInput()[0])}}}
 	previous := g.GetInput()[0].GetName()

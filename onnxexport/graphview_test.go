@@ -30,8 +30,8 @@ func TestGraphBoxes(t *testing.T) {
 		want string
 	}{
 		{0, "images [N,3,32,32] float"},
-		{3, "⟨32×3×5×5⟩"}, {3, "⟨32⟩"}, {3, "strides = 4,4"},
-		{5, "⟨64×32×3×3⟩"}, {9, "⟨3×256⟩"}, {10, "logits [N,3] float"},
+		{3, "[32×3×5×5]"}, {3, "[32]"}, {3, "strides = 4,4"},
+		{5, "[64×32×3×3]"}, {9, "[3×256]"}, {10, "logits [N,3] float"},
 	}
 	for _, tc := range tests {
 		if !slices.ContainsFunc(boxes[tc.box].Lines, func(l string) bool { return strings.Contains(l, tc.want) }) {

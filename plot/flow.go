@@ -4,6 +4,7 @@ import (
 	"math"
 
 	"github.com/pkg/errors"
+	"gonum.org/v1/plot/font"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"image/color"
@@ -30,8 +31,12 @@ func Flow(title string, boxes []Box) ([]byte, error) {
 		return nil, errors.Errorf("flow %q: no boxes", title)
 	}
 	heading := textStyle(titleFontSize, draw.XCenter)
+	// Liberation Sans: the serif face's kerning hides the dot of "r." (as in "07_Linear.weight").
+	sans := font.Font{Typeface: "Liberation", Variant: "Sans"}
 	bold := textStyle(captionFontSize+2, draw.XCenter)
+	bold.Font = font.From(sans, vg.Length(captionFontSize+2))
 	detail := textStyle(captionFontSize, draw.XCenter)
+	detail.Font = font.From(sans, vg.Length(captionFontSize))
 	lineH := captionFontSize + captionLineSpace
 	boxW := 0
 	heights := make([]int, len(boxes))
