@@ -13,7 +13,7 @@ OUT ?= out
 SETUP_FLAGS ?=
 GO_PACKAGES := ./...
 
-.PHONY: setup setup-all web-test docker-lint docker-check build reproduce smoke test vet fmt-check go-test notebooks notebooks-check notebooks-write lab help
+.PHONY: setup setup-all web-test lab-test docker-lint docker-check build reproduce smoke test vet fmt-check go-test notebooks notebooks-check notebooks-write lab help
 
 help:
 	@echo "make reproduce | make test | make setup | make build | make smoke"
@@ -73,6 +73,10 @@ lab: build
 web-test: build
 	bash scripts/test-web.sh
 
+## lab-test: the notebooks' interactive widgets in JupyterLab, in headless Chromium (move a slider, see the output change).
+lab-test: build
+	bash scripts/test-lab-widgets.sh
+
 ## docker-lint: hadolint on the Dockerfiles, shellcheck on the scripts (pinned wheels from PyPI).
 docker-lint:
 	bash scripts/lint-dockerfiles.sh
@@ -83,4 +87,4 @@ docker-check:
 	bash scripts/docker-ci-check.sh $(DOCKER_CHECK_NOTEBOOK)
 
 ## test: everything CI checks, after set-up; go test's summary comes last.
-test: setup-all build vet fmt-check docker-lint smoke notebooks-check docker-check notebooks web-test go-test
+test: setup-all build vet fmt-check docker-lint smoke notebooks-check docker-check notebooks web-test lab-test go-test

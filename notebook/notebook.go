@@ -131,3 +131,8 @@ func Must2[A, B any](a A, b B, err error) (A, B) {
 	}
 	return a, b
 }
+
+// ShowHTML displays HTML in the notebook.
+func ShowHTML(html string) {
+	gonbui.DisplayHtml(html)
+}

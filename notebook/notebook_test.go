@@ -4,7 +4,12 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
+
+	"github.com/cnnlab/cnnlab/plot"
+	"github.com/cnnlab/cnnlab/training"
 )
 
 func TestQuickAndEpochs(t *testing.T) {
@@ -63,5 +68,30 @@ func TestDevices(t *testing.T) {
 		if got != tc.want || (err != nil) != tc.wantErr {
 			t.Errorf("Devices() with $%s=%q = %d, %v; want %d, error %v", DevicesEnv, tc.env, got, err, tc.want, tc.wantErr)
 		}
+	}
+}
+
+func TestCurves(t *testing.T) {
+	h := []training.EpochStats{
+		{Epoch: 1, TrainLoss: 0.9, TrainAccuracy: 0.5, TestLoss: 0.8, TestAccuracy: 0.6},
+		{Epoch: 2, TrainLoss: 0.4, TrainAccuracy: 0.8, TestLoss: 0.5, TestAccuracy: 0.7},
+	}
+	loss, accuracy := Curves("CNN", h)
+	tests := []struct {
+		chart  plot.Chart
+		series int
+		want   []float64
+	}{{loss, 0, []float64{0.9, 0.4}}, {loss, 1, []float64{0.8, 0.5}}, {accuracy, 0, []float64{0.5, 0.8}}, {accuracy, 1, []float64{0.6, 0.7}}}
+	for _, tc := range tests {
+		s := tc.chart.Series[tc.series]
+		if !slices.Equal(s.Y, tc.want) || !slices.Equal(s.X, []float64{1, 2}) || s.Dashed != (tc.series == 1) {
+			t.Errorf("%s series %d = %+v, want y %v at x [1 2]", tc.chart.Title, tc.series, s, tc.want)
+		}
+	}
+	if loss.Title != "CNN: потери (cross-entropy)" || accuracy.Title != "CNN: точность" {
+		t.Errorf("titles %q, %q", loss.Title, accuracy.Title)
+	}
+	if html, err := curvesHTML("CNN", h); err != nil || !strings.HasPrefix(html, `<img src="data:image/png;base64,`) {
+		t.Errorf("curvesHTML = %.40q…, %v", html, err)
 	}
 }

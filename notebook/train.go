@@ -5,8 +5,10 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/cnnlab/cnnlab/plot"
 	"github.com/cnnlab/cnnlab/training"
 	"github.com/gomlx/compute"
+	"github.com/janpfeifer/gonb/gonbui"
 	"github.com/pkg/errors"
 )
 
@@ -35,5 +37,68 @@ func Run(b compute.Backend, e *training.Experiment, notebookName, runName string
 	if err != nil {
 		return nil, errors.WithMessagef(err, "training %s (%s)", e.Model.Name, runName)
 	}
+	return result, nil
+}
+
+// Curves returns the loss and accuracy charts of a training history: train solid, test dashed, by
+// epoch. (Train accuracy is the mean over the epoch's batches, as EpochStats has it.)
+func Curves(title string, h []training.EpochStats) (loss, accuracy plot.Chart) {
+	x := plot.Range(1, len(h))
+	series := func(get func(training.EpochStats) float64) []float64 {
+		values := make([]float64, len(h))
+		for i, s := range h {
+			values[i] = get(s)
+		}
+		return values
+	}
+	loss = plot.Chart{Title: title + ": потери (cross-entropy)", XLabel: "эпоха", YLabel: "loss", Series: []plot.Series{
+		{Name: "train", X: x, Y: series(func(s training.EpochStats) float64 { return s.TrainLoss })},
+		{Name: "test", X: x, Y: series(func(s training.EpochStats) float64 { return s.TestLoss }), Dashed: true},
+	}}
+	accuracy = plot.Chart{Title: title + ": точность", XLabel: "эпоха", YLabel: "accuracy", Series: []plot.Series{
+		{Name: "train", X: x, Y: series(func(s training.EpochStats) float64 { return s.TrainAccuracy })},
+		{Name: "test", X: x, Y: series(func(s training.EpochStats) float64 { return s.TestAccuracy }), Dashed: true},
+	}}
+	return loss, accuracy
+}
+
+// curvesHTML renders both charts of Curves as inline images.
+func curvesHTML(title string, h []training.EpochStats) (string, error) {
+	loss, accuracy := Curves(title, h)
+	lossPNG, err := loss.PNG()
+	if err != nil {
+		return "", err
+	}
+	accuracyPNG, err := accuracy.PNG()
+	if err != nil {
+		return "", err
+	}
+	return PNGHTML(lossPNG) + PNGHTML(accuracyPNG), nil
+}
+
+// RunLive is Run with the training curves under the cell: in a browser they are redrawn after every
+// epoch while the model trains; at the end (and always when Headless, or when the run is only
+// reloaded from its checkpoint) they are shown as static figures, saved with the notebook.
+func RunLive(b compute.Backend, e *training.Experiment, notebookName, runName, title string) (*training.ExperimentResult, error) {
+	if !Headless() {
+		id := "curves" + gonbui.UniqueId()
+		e.Config.AfterEpoch = func(h []training.EpochStats) error {
+			html, err := curvesHTML(title, h)
+			if err == nil {
+				gonbui.UpdateHtml(id, html)
+			}
+			return err
+		}
+		defer gonbui.UpdateHtml(id, "")
+	}
+	result, err := Run(b, e, notebookName, runName)
+	if err != nil {
+		return nil, err
+	}
+	html, err := curvesHTML(title, result.History)
+	if err != nil {
+		return nil, err
+	}
+	gonbui.DisplayHtml(html)
 	return result, nil
 }

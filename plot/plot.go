@@ -13,6 +13,7 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
 )
 
 // Series is one named line of a chart.
@@ -23,6 +24,19 @@ type Series struct {
 	X, Y []float64
 	// Dashed draws the line dashed (e.g. test curves beside solid train curves).
 	Dashed bool
+	// Points marks every point with a dot (e.g. the steps of an optimiser's trajectory).
+	Points bool
+	// NoLegend leaves the series out of the legend (e.g. the contour lines behind trajectories).
+	NoLegend bool
+	// Gray draws the series in light gray instead of the next colour of the palette.
+	Gray bool
+}
+
+// Mark is a labelled vertical line of a chart (e.g. the step τ where a schedule ends).
+type Mark struct {
+	// X is where the line is drawn; Label is written beside its top.
+	X     float64
+	Label string
 }
 
 // Chart describes a line chart.
@@ -31,6 +45,10 @@ type Chart struct {
 	// Width and Height in centimetres; 0 means 14×8.
 	Width, Height float64
 	Series        []Series
+	// LogY draws the y axis on a logarithmic scale (every y value must then be positive).
+	LogY bool
+	// Marks are vertical lines drawn across the chart.
+	Marks []Mark
 }
 
 // PNG renders the chart as a PNG image.
@@ -44,14 +62,22 @@ func (c Chart) PNG() ([]byte, error) {
 	p.Y.Label.Text = c.YLabel
 	p.Add(plotter.NewGrid())
 	p.Legend.Top = true
-	for i, s := range c.Series {
+	if c.LogY {
+		p.Y.Scale = gonumplot.LogScale{}
+		p.Y.Tick.Marker = gonumplot.LogTicks{Prec: -1}
+	}
+	colour := 0
+	for _, s := range c.Series {
 		if len(s.X) != len(s.Y) || len(s.X) == 0 {
 			return nil, errors.Errorf("chart %q: series %q has %d x and %d y values", c.Title, s.Name, len(s.X), len(s.Y))
 		}
 		points := make(plotter.XYs, len(s.X))
 		for j := range s.X {
-			if math.IsNaN(s.Y[j]) || math.IsInf(s.Y[j], 0) {
+			if math.IsNaN(s.Y[j]) || math.IsInf(s.Y[j], 0) || math.IsNaN(s.X[j]) || math.IsInf(s.X[j], 0) {
 				return nil, errors.Errorf("chart %q: series %q has a non-finite value at %d", c.Title, s.Name, j)
+			}
+			if c.LogY && s.Y[j] <= 0 {
+				return nil, errors.Errorf("chart %q: series %q has y = %g ≤ 0 at %d on a logarithmic axis", c.Title, s.Name, s.Y[j], j)
 			}
 			points[j].X, points[j].Y = s.X[j], s.Y[j]
 		}
@@ -59,13 +85,39 @@ func (c Chart) PNG() ([]byte, error) {
 		if err != nil {
 			return nil, errors.Wrapf(err, "chart %q: series %q", c.Title, s.Name)
 		}
-		line.Color = plotutil.Color(i)
 		line.Width = vg.Points(1.5)
+		if s.Gray {
+			line.Color = color.Gray{Y: 190}
+			line.Width = vg.Points(0.8)
+		} else {
+			line.Color = plotutil.Color(colour)
+			colour++
+		}
 		if s.Dashed {
 			line.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
 		}
 		p.Add(line)
-		p.Legend.Add(s.Name, line)
+		thumbs := []gonumplot.Thumbnailer{line}
+		if s.Points {
+			dots, err := plotter.NewScatter(points)
+			if err != nil {
+				return nil, errors.Wrapf(err, "chart %q: series %q", c.Title, s.Name)
+			}
+			dots.Color = line.Color
+			dots.Radius = vg.Points(2)
+			dots.Shape = draw.CircleGlyph{}
+			p.Add(dots)
+			thumbs = append(thumbs, dots)
+		}
+		if !s.NoLegend {
+			p.Legend.Add(s.Name, thumbs...)
+		}
+	}
+	for _, m := range c.Marks {
+		if math.IsNaN(m.X) || math.IsInf(m.X, 0) {
+			return nil, errors.Errorf("chart %q: mark %q at a non-finite x", c.Title, m.Label)
+		}
+		p.Add(markLine{mark: m})
 	}
 	width, height := c.Width, c.Height
 	if width == 0 || height == 0 {
@@ -172,5 +224,25 @@ func fill(img *image.RGBA, x0, y0, size int, c color.RGBA) {
 		for x := x0; x < x0+size; x++ {
 			img.SetRGBA(x, y, c)
 		}
+	}
+}
+
+// markLine draws a Mark: a dashed vertical line over the whole data area and its label.
+type markLine struct{ mark Mark }
+
+// Plot implements gonum's plot.Plotter.
+func (m markLine) Plot(c draw.Canvas, p *gonumplot.Plot) {
+	x := p.X.Norm(m.mark.X)*float64(c.Max.X-c.Min.X) + float64(c.Min.X)
+	c.SetColor(color.Gray{Y: 90})
+	c.SetLineWidth(vg.Points(1))
+	c.SetLineDash([]vg.Length{vg.Points(3), vg.Points(3)}, 0)
+	var path vg.Path
+	path.Move(vg.Point{X: vg.Length(x), Y: c.Min.Y})
+	path.Line(vg.Point{X: vg.Length(x), Y: c.Max.Y})
+	c.Stroke(path)
+	if m.mark.Label != "" {
+		style := p.X.Label.TextStyle
+		style.XAlign, style.YAlign = draw.XRight, draw.YTop
+		c.FillText(style, vg.Point{X: vg.Length(x) - vg.Points(3), Y: c.Max.Y - vg.Points(3)}, m.mark.Label)
 	}
 }

@@ -8,8 +8,9 @@ Usage (through scripts/run-notebooks.sh, which sets up the environment):
 
 `run` executes each notebook with the GoNB kernel in a fresh kernel, with a per-cell timeout. A notebook
 fails on an error output, a dead kernel, a timeout, or a failed shell line (GoNB prints "exit status N"
-on stderr for a `!` line that fails but does not fail the cell). With --write the executed notebook,
-with clean metadata and stable cell ids, replaces the file (written to a temporary name, then renamed).
+on stderr for a `!` line that fails but does not fail the cell). The kernel runs with CNNLAB_HEADLESS=1,
+so interactive (widget) cells show their default values instead of waiting for a browser. With --write
+the executed notebook, with clean metadata and stable cell ids, replaces the file (written to a temporary name, then renamed).
 
 `check` fails when a committed notebook has error outputs, was not executed top to bottom
 (execution counts 1, 2, 3, … in order, every code cell executed), has unstable cell ids, extra
@@ -153,6 +154,8 @@ def main():
     parser.add_argument("--timeout", type=int, default=900, help="seconds per cell (default 900)")
     args = parser.parse_intermixed_args()
     notebooks = args.notebooks or default_notebooks(root)
+    if args.mode == "run":
+        os.environ["CNNLAB_HEADLESS"] = "1"  # inherited by the kernels: widget cells use their defaults
     if not notebooks:
         print("no notebooks found", file=sys.stderr)
         return 1

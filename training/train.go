@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/cnnlab/cnnlab/cnn"
@@ -94,6 +95,10 @@ type TrainConfig struct {
 	// AfterStep, if not nil, is called after every training step with the global step count; an
 	// error stops training (after a checkpoint, if configured) and is returned by Train.
 	AfterStep func(globalStep int) error `json:"-"`
+	// AfterEpoch, if not nil, is called after every epoch with the whole history so far (e.g. to
+	// redraw live training curves); an error stops training (after the epoch's checkpoint) and is
+	// returned by Train.
+	AfterEpoch func(history []EpochStats) error `json:"-"`
 }
 
 // DefaultTrainConfig returns the hyper-parameters cnnlab uses for the lecture's 3-class experiment:
@@ -403,7 +408,15 @@ func (s *session) runEpoch() error {
 	s.state.Epoch, s.state.StepInEpoch = epoch+1, 0
 	s.state.RunningLoss, s.state.RunningCorrect, s.state.RunningCount = 0, 0, 0
 	s.progress.Epoch(stats)
-	return s.checkpoint()
+	if err := s.checkpoint(); err != nil {
+		return err
+	}
+	if s.cfg.AfterEpoch != nil {
+		if err := s.cfg.AfterEpoch(slices.Clone(s.state.History)); err != nil {
+			return errors.WithMessagef(err, "after epoch %d", stats.Epoch)
+		}
+	}
+	return nil
 }
 
 // step runs one training step and accumulates the running loss and accuracy.

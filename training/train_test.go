@@ -286,3 +286,33 @@ func flatValues(t *testing.T, tr *cnn.Trained) []float32 {
 	}
 	return v
 }
+
+// TestAfterEpoch checks that AfterEpoch sees the growing history after every epoch and that its
+// error stops training after the epoch.
+func TestAfterEpoch(t *testing.T) {
+	set := testkit.SyntheticSet(48, 3) // 3 steps of 16 per epoch.
+	b := testkit.Backends(t)["xla:cpu"]
+	cfg := quickConfig(3)
+	var lengths []int
+	stop := errors.New("stop after two epochs")
+	cfg.AfterEpoch = func(h []EpochStats) error {
+		lengths = append(lengths, len(h))
+		if h[len(h)-1].Epoch != len(h) {
+			t.Errorf("last epoch of a history of %d is %d", len(h), h[len(h)-1].Epoch)
+		}
+		if len(h) == 2 {
+			return stop
+		}
+		return nil
+	}
+	trained, err := cnn.NewTrained(cnn.LectureCNN(3), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Train(context.Background(), b, trained, set, set, cfg); !errors.Is(err, stop) {
+		t.Fatalf("Train returned %v, want the AfterEpoch error", err)
+	}
+	if len(lengths) != 2 || lengths[0] != 1 || lengths[1] != 2 {
+		t.Errorf("AfterEpoch saw histories of lengths %v, want [1 2]", lengths)
+	}
+}

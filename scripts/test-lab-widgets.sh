@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# test-lab-widgets.sh — the interactive (widget) path of the notebooks in JupyterLab, in headless
+# Chromium: builds a scratch notebook from notebook 02's set-up cells and its convolution-arithmetic
+# explorer, starts JupyterLab with the GoNB kernel on it (no token, localhost, a free port), and runs
+# web/lab-test/widgets.test.mjs, which moves a slider and checks that the output changes.
+# Needs `scripts/setup.sh --notebooks --browser`. Screenshots go to $CNNLAB_LAB_ARTIFACTS
+# (default out/lab-test). Exits non-zero on any failure.
+set -euo pipefail
+export GOTOOLCHAIN=go1.27.3
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+CNNLAB_HOME="${CNNLAB_HOME:-$HOME/.local/share/cnnlab}"
+VENV="$CNNLAB_HOME/venv"
+if [ ! -x "$VENV/bin/jupyter" ] || [ ! -d web/node_modules/playwright-core ]; then
+  bash scripts/setup.sh --notebooks --browser
+fi
+work="$(mktemp -d "${TMPDIR:-/tmp}/cnnlab-lab-XXXXXX")"
+lab_pid=""
+cleanup() {
+  if [ -n "$lab_pid" ]; then kill "$lab_pid" 2>/dev/null || true; wait "$lab_pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+# The scratch notebook: notebook 02's cells up to its helpers, then the explorer cell.
+"$VENV/bin/python" - "$ROOT/notebooks/02_convolution.ipynb" "$work/widgets.ipynb" <<'PY'
+import sys
+import nbformat
+src = nbformat.read(sys.argv[1], as_version=4)
+code = [c for c in src.cells if c.cell_type == "code"]
+explorer = [c for c in code if "notebook.Interact(" in c.source]
+if len(code) < 2 or len(explorer) != 1:
+    sys.exit("notebook 02: set-up cells or the explorer cell not found")
+nb = nbformat.v4.new_notebook(metadata=src.metadata)
+nb.cells = [nbformat.v4.new_code_cell(c.source) for c in (code[0], code[1], explorer[0])]
+nbformat.write(nb, sys.argv[2])
+PY
+port="$("$VENV/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+export CNNLAB_ROOT="$ROOT" JUPYTER_DATA_DIR="$VENV/share/jupyter"
+GOBIN_DIR="$(GOTOOLCHAIN=local go env GOPATH)/bin"
+export PATH="$VENV/bin:$GOBIN_DIR:$PATH"
+unset CNNLAB_HEADLESS
+root_flag=()
+if [ "$(id -u)" = 0 ]; then root_flag=(--allow-root); fi  # CI containers run as root
+"$VENV/bin/jupyter" lab "${root_flag[@]}" --no-browser --ip=127.0.0.1 --port="$port" --notebook-dir="$work" \
+  --ServerApp.token='' --ServerApp.password='' --LabApp.expose_app_in_browser=True \
+  > "$work/lab.log" 2>&1 &
+lab_pid=$!
+for _ in $(seq 1 120); do
+  if curl -fsS "http://127.0.0.1:$port/api/status" > /dev/null 2>&1; then break; fi
+  if ! kill -0 "$lab_pid" 2>/dev/null; then cat "$work/lab.log" >&2; echo "test-lab-widgets: JupyterLab did not start" >&2; exit 1; fi
+  sleep 1
+done
+export CNNLAB_LAB_URL="http://127.0.0.1:$port"
+export CNNLAB_LAB_ARTIFACTS="${CNNLAB_LAB_ARTIFACTS:-$ROOT/out/lab-test}"
+if ! (cd web && node --test --test-concurrency=1 lab-test/); then
+  tail -40 "$work/lab.log" >&2
+  exit 1
+fi
+echo "test-lab-widgets: passed; screenshots in $CNNLAB_LAB_ARTIFACTS"
