@@ -31,6 +31,9 @@
 # Prints "docker-build: built TAG with ENGINE in Ns (base ...)" and "docker-build: image size ...".
 set -euo pipefail
 
+# All of it in one function, read whole before it runs: editing this file during a run cannot change it.
+main() {
+
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
@@ -104,8 +107,11 @@ if [ "$engine" = buildah ]; then
 fi
 echo "docker-build: engine $engine ($("$engine" --version | head -n 1))"
 
-image_exists() { "$engine" image inspect "$1" >/dev/null 2>&1; }
-image_rm() { if image_exists "$1"; then "$engine" rmi -f "$1" >/dev/null; fi; }
+# Image queries: buildah has no `image inspect`; podman reads the same image store.
+images=docker
+[ "$engine" = docker ] || images=podman
+image_exists() { "$images" image inspect "$1" >/dev/null 2>&1; }
+image_rm() { if image_exists "$1"; then "$images" rmi -f "$1" >/dev/null; fi; }
 
 if [ "$fresh" = 1 ]; then
   echo "docker-build: --fresh: removing $tag, the cached layers and the local base"
@@ -218,7 +224,7 @@ fi
 if [ -z "$base" ]; then
   [ "$engine" = buildah ] || die "the debootstrap base is imported with podman: run with CNNLAB_DOCKER_ENGINE=buildah"
   if image_exists "$local_base"; then
-    echo "docker-build: reusing $local_base (created $("$engine" image inspect --format '{{.Created}}' "$local_base"); --fresh rebuilds it)"
+    echo "docker-build: reusing $local_base (created $("$images" image inspect --format '{{.Created}}' "$local_base"); --fresh rebuilds it)"
   else
     build_local_base
   fi
@@ -272,6 +278,9 @@ else
 fi
 t_end=$(date +%s)
 
-size="$("$engine" image inspect --format '{{.Size}}' "$tag")"
+size="$("$images" image inspect --format '{{.Size}}' "$tag")"
 echo "docker-build: built $tag with $engine in $((t_end - t_start))s (base $base: $((t_base - t_start))s, Dockerfile: $((t_end - t_base))s)"
 echo "docker-build: image size $((size / 1000000)) MB ($size bytes, uncompressed)"
+}
+
+main "$@"

@@ -21,8 +21,14 @@
 #
 # Engine: docker (`docker run`) when a Docker engine answers, else buildah (`buildah run --isolation
 # chroot`: `podman run` fails where the runtime cannot set rlimits). CNNLAB_DOCKER_ENGINE overrides.
-# Every run shares the host's network (JupyterLab listens on 127.0.0.1 only).
+# Every run shares the host's network (JupyterLab listens on 127.0.0.1 only). When the host trusts
+# extra CA certificates (/usr/local/share/ca-certificates/*.crt: a TLS-intercepting proxy), the runs
+# get the host's bundle, bind-mounted read-only on /tmp/host-ca.pem (SSL_CERT_FILE, PIP_CERT), because
+# GoNB runs `go get` for every cell; the image itself holds no such certificate (check 2).
 set -euo pipefail
+
+# All of it in one function, read whole before it runs: editing this file during a run cannot change it.
+main() {
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -56,8 +62,13 @@ if [ -z "$engine" ]; then
   if command -v docker >/dev/null && docker info >/dev/null 2>&1; then engine=docker; else engine=buildah; fi
 fi
 case "$engine" in docker|buildah) ;; *) die "CNNLAB_DOCKER_ENGINE must be docker or buildah, not $engine" ;; esac
-command -v "$engine" >/dev/null || die "no $engine (scripts/docker-build.sh installs buildah)"
-"$engine" image inspect "$tag" >/dev/null 2>&1 || die "no image $tag: build it with scripts/docker-build.sh"
+# Image queries: buildah has no `image inspect`; podman reads the same image store.
+images=docker
+[ "$engine" = docker ] || images=podman
+for tool in "$engine" "$images"; do
+  command -v "$tool" >/dev/null || die "no $tool (scripts/docker-build.sh installs buildah and podman)"
+done
+"$images" image inspect "$tag" >/dev/null 2>&1 || die "no image $tag: build it with scripts/docker-build.sh"
 
 passed=0 failed=0
 pass() { passed=$((passed + 1)); echo "docker-run-check: PASS $1"; }
@@ -86,23 +97,37 @@ trap cleanup EXIT
 # in the image's working directory, with the data set on /data (read-only).
 if [ "$engine" = buildah ]; then
   ctr="$(buildah from --pull=never --name "cnnlab-run-check-$$" "$tag")"
+  # buildah 1.28 puts an anonymous volume on the image's VOLUME /data that hides a bind mount there:
+  # the working container (not the image) drops it, so that the data set is what /data holds.
+  buildah config --volume /data- "$ctr"
+fi
+# The Python of the image's venv (scripts/setup.sh --notebooks made it from the image's python3).
+IMAGE_VENV_PYTHON=/home/student/.local/share/cnnlab/venv/bin/python3
+run_opts=()
+if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null && [ -f /etc/ssl/certs/ca-certificates.crt ]; then
+  run_opts=(-v /etc/ssl/certs/ca-certificates.crt:/tmp/host-ca.pem:ro -e SSL_CERT_FILE=/tmp/host-ca.pem -e PIP_CERT=/tmp/host-ca.pem)
+  echo "docker-run-check: the runs trust this host's CA bundle (it has extra CA certificates), mounted on /tmp/host-ca.pem"
 fi
 in_image() {
-  local opts=()
+  local opts=("${run_opts[@]}")
   while [ "$1" != -- ]; do opts+=("$1" "$2"); shift 2; done
   shift
   if [ "$engine" = buildah ]; then
     buildah run --isolation chroot --user student -v "$data:/data:ro" "${opts[@]}" "$ctr" -- "$@"
   else
-    docker run --rm --network host --user student -v "$data:/data:ro" "${opts[@]}" --entrypoint "$1" "$tag" "${@:2}"
+    docker run --rm -i --network host --user student -v "$data:/data:ro" "${opts[@]}" --entrypoint "$1" "$tag" "${@:2}"
   fi
 }
-config() { # config GO-TEMPLATE: a field of the image's configuration
-  if [ "$engine" = buildah ]; then buildah inspect --type image --format "{{json .Docker.Config.$1}}" "$tag"
-  else docker image inspect --format "{{json .Config.$1}}" "$tag"; fi
+config() { # config FIELD: a field of the image's configuration (User, Entrypoint, Cmd, Healthcheck), as JSON
+  "$images" image inspect "$tag" | python3 -c '
+import json, sys
+image = json.load(sys.stdin)[0]
+config = image.get("Config") or {}
+# podman shows a Docker-format image'"'"'s HEALTHCHECK beside its Config, docker inside it.
+print(json.dumps(config.get(sys.argv[1], image.get(sys.argv[1]))))' "$1"
 }
 
-size="$("$engine" image inspect --format '{{.Size}}' "$tag")"
+size="$("$images" image inspect --format '{{.Size}}' "$tag")"
 echo "docker-run-check: image $tag ($((size / 1000000)) MB), engine $engine, data $data on /data (read-only)"
 
 # 1. The user, and the data mount.
@@ -150,8 +175,8 @@ fi
 #    outside, its HEALTHCHECK run inside, then shut down through its API.
 mapfile -t start_cmd < <(python3 -c 'import json, sys; [print(a) for part in sys.argv[1:] for a in (json.loads(part) or [])]' \
   "$(config Entrypoint)" "$(config Cmd)")
-mapfile -t health_cmd < <(python3 -c 'import json, sys; t = json.loads(sys.argv[1])["Test"]; [print(a) for a in t[1:]] if t and t[0] == "CMD" else sys.exit(1)' \
-  "$(config Healthcheck)") || health_cmd=()
+mapfile -t health_cmd < <(python3 -c 'import json, sys; t = (json.loads(sys.argv[1]) or {}).get("Test") or []; [print(a) for a in t[1:]] if t[:1] == ["CMD"] else None' \
+  "$(config Healthcheck)")
 port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 token="$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
 echo "docker-run-check: starting ${start_cmd[*]} on 127.0.0.1:$port"
@@ -253,8 +278,10 @@ else
   fail "${reproduce[*]} in the image"
 fi
 
-# 7. The CUDA variant's wheels resolve for the image's Python (nothing installed; pip may fetch wheel
-#    metadata). The host's CA bundle is mounted for this run only.
+# 7. The CUDA variant's wheels resolve for the image's Python and platform (nothing installed; pip
+#    fetches what it needs to read their metadata): scripts/requirements-gpu.txt when there is one;
+#    else what go-xla's installer (scripts/xlainstall, run by setup.sh --gpu) takes: the pinned
+#    jax-PLUGIN-pjrt wheel and the nvidia-* requirements that PyPI lists for jax-PLUGIN-plugin.
 if [ "$resolve_cuda" = 1 ]; then
   if [ -f scripts/requirements-gpu.txt ]; then
     what=(-r scripts/requirements-gpu.txt --require-hashes)
@@ -262,20 +289,31 @@ if [ "$resolve_cuda" = 1 ]; then
     plugin="$(sed -n 's/^[[:space:]]*cudaPlugin[[:space:]]*=[[:space:]]*"\(.*\)"/\1/p' scripts/xlainstall/main.go)"
     version="$(sed -n 's/^[[:space:]]*cudaVersion[[:space:]]*=[[:space:]]*"\(.*\)"/\1/p' scripts/xlainstall/main.go)"
     [ -n "$plugin" ] && [ -n "$version" ] || die "cannot read cudaPlugin/cudaVersion from scripts/xlainstall/main.go"
-    what=("jax-$plugin-pjrt==$version" "jax-$plugin-plugin[with-cuda]==$version")
-  fi
-  ca_opts=()
-  if [ -f /etc/ssl/certs/ca-certificates.crt ]; then
-    ca_opts=(-v /etc/ssl/certs/ca-certificates.crt:/tmp/host-ca.pem:ro -e PIP_CERT=/tmp/host-ca.pem)
+    what=("jax-$plugin-pjrt==$version" --nvidia-of "jax-$plugin-plugin")
   fi
   t0=$(date +%s)
-  # shellcheck disable=SC2016 # expanded in the image, not here
-  if in_image "${ca_opts[@]}" -e PIP_DISABLE_PIP_VERSION_CHECK=1 -- sh -c \
-       'py="$HOME/.local/share/cnnlab/venv/bin/python3"; "$py" --version && "$py" -m pip --version &&
-        "$py" -m pip install --quiet --dry-run --ignore-installed --only-binary=:all: --target /tmp/cuda-resolve \
-          --report /tmp/cuda-report.json "$@" &&
-        "$py" -c "import json; r = json.load(open(\"/tmp/cuda-report.json\")); print(len(r[\"install\"]), \"wheels:\", \" \".join(sorted(i[\"metadata\"][\"name\"] + \"==\" + i[\"metadata\"][\"version\"] for i in r[\"install\"])))"' \
-       sh "${what[@]}" > "$work/cuda.log" 2>&1; then
+  if in_image -e PIP_DISABLE_PIP_VERSION_CHECK=1 -- "$IMAGE_VENV_PYTHON" - "${what[@]}" > "$work/cuda.log" 2>&1 <<'PY'
+import json, subprocess, sys, urllib.request
+args = sys.argv[1:]
+if "--nvidia-of" in args:
+    i = args.index("--nvidia-of")
+    package = args[i + 1]
+    with urllib.request.urlopen(f"https://pypi.org/pypi/{package}/json", timeout=120) as r:
+        requires = json.load(r)["info"].get("requires_dist") or []
+    # As go-xla's installer: every requirement whose name starts with "nvidia", markers dropped.
+    nvidia = sorted({d.split(";")[0].strip() for d in requires if d.lower().startswith("nvidia")})
+    if not nvidia:
+        sys.exit(f"PyPI lists no nvidia-* requirement for {package}")
+    args = args[:i] + nvidia + args[i + 2:]
+print("Python", sys.version.split()[0], "resolving:", " ".join(args), flush=True)
+subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--dry-run", "--ignore-installed",
+                "--only-binary=:all:", "--target", "/tmp/cuda-resolve", "--report", "/tmp/cuda-report.json",
+                *args], check=True)
+with open("/tmp/cuda-report.json") as f:
+    wheels = sorted(i["metadata"]["name"] + "==" + i["metadata"]["version"] for i in json.load(f)["install"])
+print(len(wheels), "wheels:", " ".join(wheels))
+PY
+  then
     cat "$work/cuda.log"
     pass "the CUDA variant's wheels (${what[*]}) resolve for the image's Python ($(( $(date +%s) - t0 ))s)"
   else
@@ -286,3 +324,6 @@ fi
 
 echo "docker-run-check: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
+}
+
+main "$@"
