@@ -19,8 +19,10 @@
 #   --bake-data       bake DIR/cifar-100-binary into the image's /data (--build-context cifar=DIR)
 #   --smoke-notebook  the notebook the build executes (Dockerfile's SMOKE_NOTEBOOK; default none:
 #                     scripts/docker-run-check.sh executes one in the built image instead)
-#   --fresh           first remove the image, the build's cached layers and the debootstrap base: a
-#                     build from scratch (the registry's base image is pulled again too)
+#   --fresh           first remove the image, the build's cached layers and the base image (the
+#                     debootstrap one, and the registry's, pulled again): a build from scratch. With
+#                     buildah the cached layers are the store's untagged images: all of them go
+#                     (`buildah rmi --prune`), with docker the builder cache (`docker builder prune`)
 #
 # Environment: CNNLAB_DOCKER_ENGINE  docker or buildah (default: docker if `docker info` answers, else
 #                                    buildah)
@@ -117,8 +119,7 @@ if [ "$fresh" = 1 ]; then
   echo "docker-build: --fresh: removing $tag, the cached layers and the local base"
   image_rm "$tag"
   if [ "$engine" = buildah ]; then
-    # Working containers of the run checks, then every image no tag holds (the cached layers).
-    buildah rm --all >/dev/null 2>&1 || true
+    # Every image no tag holds: the cached layers of earlier builds.
     buildah rmi --prune >/dev/null 2>&1 || true
   else
     docker builder prune --all --force >/dev/null
@@ -283,4 +284,4 @@ echo "docker-build: built $tag with $engine in $((t_end - t_start))s (base $base
 echo "docker-build: image size $((size / 1000000)) MB ($size bytes, uncompressed)"
 }
 
-main "$@"
+main "$@"; exit

@@ -83,6 +83,7 @@ stop_lab() { # stops the JupyterLab run this script started (by its PID), after 
   wait "$lab_pid" 2>/dev/null || true
   lab_pid=""
 }
+# shellcheck disable=SC2329 # invoked by the EXIT trap
 cleanup() {
   stop_lab
   if [ "$engine" = buildah ] && [ -n "$ctr" ]; then
@@ -326,4 +327,4 @@ echo "docker-run-check: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
 }
 
-main "$@"
+main "$@"; exit
