@@ -271,8 +271,9 @@ done
 echo "docker-build: building $tag (variant $variant, base $base)"
 if [ "$engine" = buildah ]; then
   # chroot isolation: no daemon and no runtime that must set rlimits; --format docker keeps SHELL and
-  # HEALTHCHECK; --layers caches every step's layer for the next build.
-  buildah build --isolation chroot --format docker --layers "${args[@]}" . ||
+  # HEALTHCHECK; --layers caches every step's layer for the next build; --force-rm leaves no
+  # working container behind when a step fails.
+  buildah build --isolation chroot --format docker --layers --force-rm "${args[@]}" . ||
     die "buildah build of docker/Dockerfile failed"
 else
   DOCKER_BUILDKIT=1 docker build "${args[@]}" . || die "docker build of docker/Dockerfile failed"
