@@ -13,7 +13,7 @@ OUT ?= out
 SETUP_FLAGS ?=
 GO_PACKAGES := ./...
 
-.PHONY: setup setup-all web-test lab-test docker-lint docker-check build reproduce smoke test vet fmt-check go-test notebooks notebooks-check notebooks-write lab help
+.PHONY: setup setup-all web-test lab-test docker-lint docker-build docker-check build reproduce smoke test vet fmt-check go-test notebooks notebooks-check notebooks-write lab help
 
 help:
 	@echo "make reproduce | make test | make setup | make build | make smoke"
@@ -81,10 +81,14 @@ lab-test: build
 docker-lint:
 	bash scripts/lint-dockerfiles.sh
 
-## docker-check: what docker/Dockerfile does, without Docker: setup.sh in a fresh HOME, one notebook, JupyterLab's health.
+## docker-build: builds docker/Dockerfile (Docker, else buildah; base from the registry, else debootstrap).
+docker-build:
+	bash scripts/docker-build.sh $(DOCKER_BUILD_FLAGS)
+
+## docker-check: builds the CPU image, then runs it as student: JupyterLab and its token, a notebook, cnnlab smoke and reproduce --quick.
 DOCKER_CHECK_NOTEBOOK ?= notebooks/01_cifar100.ipynb
-docker-check:
-	bash scripts/docker-ci-check.sh $(DOCKER_CHECK_NOTEBOOK)
+docker-check: docker-build
+	bash scripts/docker-run-check.sh --notebook $(DOCKER_CHECK_NOTEBOOK) --resolve-cuda $(DOCKER_CHECK_FLAGS)
 
 ## test: everything CI checks, after set-up; go test's summary comes last.
-test: setup-all build vet fmt-check docker-lint smoke notebooks-check docker-check notebooks web-test lab-test go-test
+test: setup-all build vet fmt-check docker-lint smoke notebooks-check notebooks web-test lab-test docker-check go-test

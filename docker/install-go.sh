@@ -10,7 +10,7 @@
 # sha256 pinned below (the same file the go command verified against sum.golang.org, h1 hash below).
 #
 # Environment: GO_TOOLCHAIN_ZIP  use this local copy of the archive instead of downloading it (still
-#                                checked); scripts/docker-ci-check.sh passes the module cache's copy.
+#                                checked), e.g. the copy in a Go module cache.
 #              GOPROXY           the first https:// entry is used (default https://proxy.golang.org).
 set -euo pipefail
 

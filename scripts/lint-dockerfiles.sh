@@ -41,7 +41,7 @@ done
 
 # The scripts the image runs, the Docker checks and the GPU plugin installer: shellcheck; every shell
 # script: bash -n.
-for f in docker/*.sh scripts/docker-ci-check.sh scripts/lint-dockerfiles.sh scripts/xla-cuda-from-jax.sh; do
+for f in docker/*.sh scripts/docker-build.sh scripts/docker-run-check.sh scripts/lint-dockerfiles.sh scripts/xla-cuda-from-jax.sh; do
   check "shellcheck $f" "$VENV/bin/shellcheck" --shell=bash "$f"
 done
 for f in scripts/*.sh docker/*.sh .ci/run; do
