@@ -117,8 +117,14 @@ func CheckPlugin(name string) error {
 // Describe returns a one-line description of the backend for logs: its name and what it runs on.
 // Directories of plugin paths are left out (notebook outputs must not carry machine paths).
 func Describe(b compute.Backend) string {
+	return "backend " + Details(b)
+}
+
+// Details is Describe without its leading word: the backend's name and, in parentheses, its
+// description (a plugin's path shortened to its file name), for messages in other languages.
+func Details(b compute.Backend) string {
 	description := pluginPath.ReplaceAllString(b.Description(), "(${1})")
-	return fmt.Sprintf("backend %s (%s)", b.Name(), description)
+	return fmt.Sprintf("%s (%s)", b.Name(), description)
 }
 
 // pluginPath matches a parenthesised absolute file path, keeping its base name.

@@ -25,6 +25,9 @@ import (
 const (
 	// RootEnv names the checkout's root directory (set by `make lab`, the notebook runner and Docker).
 	RootEnv = "CNNLAB_ROOT"
+	// OutEnv, if set, is the directory OutDir puts the notebooks' outputs under, instead of
+	// $CNNLAB_ROOT/out/notebooks (the JupyterLab test uses a scratch one).
+	OutEnv = "CNNLAB_NOTEBOOK_OUT"
 	// QuickEnv, when "1" or "true", makes notebooks use CI-sized settings (fewer epochs).
 	QuickEnv = "CNNLAB_QUICK"
 	// DevicesEnv is the number of devices Run trains on, data-parallel, when the experiment does
@@ -61,22 +64,27 @@ func Devices() (int, error) {
 }
 
 // OutDir returns (creating it) the directory where a notebook keeps its outputs: checkpoints, histories,
-// reports. It is out/notebooks/NAME under $CNNLAB_ROOT, or under the working directory without it.
+// reports. It is out/notebooks/NAME under $CNNLAB_ROOT, or under the working directory without it;
+// $CNNLAB_NOTEBOOK_OUT/NAME if that is set.
 func OutDir(name string) (string, error) {
 	dir := filepath.Join(os.Getenv(RootEnv), "out", "notebooks", name)
+	if base := os.Getenv(OutEnv); base != "" {
+		dir = filepath.Join(base, name)
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", errors.Wrapf(err, "creating the notebook output directory %s", dir)
 	}
 	return dir, nil
 }
 
-// Backend creates the backend chosen by $GOMLX_BACKEND (default xla:cpu) and prints which one runs.
+// Backend creates the backend chosen by $GOMLX_BACKEND (default xla:cpu) and prints which one runs
+// («бэкенд xla (…)»).
 func Backend() (compute.Backend, error) {
 	b, err := backend.New("")
 	if err != nil {
 		return nil, err
 	}
-	fmt.Println(backend.Describe(b))
+	fmt.Println("бэкенд", backend.Details(b))
 	return b, nil
 }
 

@@ -42,6 +42,11 @@ func TestOutDir(t *testing.T) {
 	if info, err := os.Stat(dir); err != nil || !info.IsDir() {
 		t.Errorf("OutDir did not create %s: %v", dir, err)
 	}
+	scratch := t.TempDir()
+	t.Setenv(OutEnv, scratch)
+	if dir, err = OutDir("05"); err != nil || dir != filepath.Join(scratch, "05") {
+		t.Errorf("with %s: OutDir = %q, %v; want %q", OutEnv, dir, err, filepath.Join(scratch, "05"))
+	}
 }
 
 func TestMust(t *testing.T) {

@@ -1,6 +1,14 @@
 package notebook
 
-import "testing"
+import (
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cnnlab/cnnlab/training"
+)
 
 func TestPlural(t *testing.T) {
 	tests := []struct {
@@ -14,6 +22,30 @@ func TestPlural(t *testing.T) {
 	for _, tc := range tests {
 		if got := Plural(tc.n, "значение", "значения", "значений"); got != tc.want {
 			t.Errorf("Plural(%d) = %q, want %q", tc.n, got, tc.want)
+		}
+	}
+}
+
+func TestRussianProgressText(t *testing.T) {
+	var out strings.Builder
+	p := training.NewProgress(&out, 10, 23, 64).WithText(RussianProgressText())
+	p.LineInterval = 0
+	p.Step(0, 1, 4.6, 0.01, 0, 0)
+	p.Step(0, 3, 4.5, 0.02, 2, 2*time.Second)
+	p.Epoch(training.EpochStats{Epoch: 1, TrainLoss: 1.25, TrainAccuracy: 0.5, TestLoss: 1.5, TestAccuracy: 0.4375, Seconds: 12.5, ImagesPerSecond: 117.76})
+	want := "эпоха 1/10, шаг 1/23: loss 4.6000, точность 0.0100 (компиляция графа)\n" +
+		"эпоха 1/10, шаг 3/23: loss 4.5000, точность 0.0200, 64 изобр./с, осталось 3m47s\n" +
+		"эпоха 1/10: train loss 1.2500, точность 0.5000 | test loss 1.5000, точность 0.4375 | 12.5 с, 118 изобр./с\n"
+	if got := out.String(); got != want {
+		t.Errorf("progress lines:\n%s\nwant:\n%s", got, want)
+	}
+	// Every format takes the arguments of the English one, in the same order and kinds.
+	en, ru := training.EnglishProgressText(), RussianProgressText()
+	pairs := [][2]string{{en.Compiling, ru.Compiling}, {en.Step, ru.Step}, {en.Epoch, ru.Epoch}, {en.Finished, ru.Finished}, {en.Resuming, ru.Resuming}}
+	verbs := regexp.MustCompile(`%[-+ #0-9.]*[a-zA-Z]`)
+	for _, pair := range pairs {
+		if e, r := verbs.FindAllString(pair[0], -1), verbs.FindAllString(pair[1], -1); !slices.Equal(e, r) {
+			t.Errorf("%q has verbs %v, the English %q has %v", pair[1], r, pair[0], e)
 		}
 	}
 }

@@ -13,7 +13,7 @@ import (
 )
 
 // Run trains experiment e on b with its checkpoints under OutDir(notebookName)/runName, showing the
-// progress under the cell. A finished run is not repeated: rerunning the cell (GoNB recompiles and
+// progress under the cell in Russian (RussianProgressText, unless e.Config.ProgressText is set). A finished run is not repeated: rerunning the cell (GoNB recompiles and
 // reruns every cell) resumes from — or just reloads — the checkpoint. Use a runName that changes
 // with the settings (e.g. it includes the number of epochs). Without TrainConfig.Devices, it
 // trains on Devices() devices ($CNNLAB_DEVICES).
@@ -32,6 +32,10 @@ func Run(b compute.Backend, e *training.Experiment, notebookName, runName string
 	e.Config.CheckpointDir = filepath.Join(dir, runName)
 	if e.Config.Progress == nil {
 		e.Config.Progress = os.Stdout
+	}
+	if e.Config.ProgressText == nil {
+		text := RussianProgressText()
+		e.Config.ProgressText = &text
 	}
 	result, err := e.Run(context.Background(), b)
 	if err != nil {

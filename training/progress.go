@@ -21,15 +21,52 @@ type Progress struct {
 	lastLine     time.Time
 	pendingClear bool
 	timedSeen    bool
+	text         ProgressText
 	// LineInterval is the least time between two progress lines when not on a terminal.
 	LineInterval time.Duration
 }
 
+// ProgressText holds the wording of the progress display, as fmt formats whose verbs take the
+// arguments in the order each field lists: a translation keeps the verbs and their order.
+type ProgressText struct {
+	// Compiling is the line of the first step: epoch, epochs, step, steps per epoch, loss, accuracy.
+	Compiling string
+	// Step is a step line: epoch, epochs, step, steps per epoch, loss, accuracy, images/s, time left
+	// (a time.Duration, %s).
+	Step string
+	// Epoch is an epoch line: epoch, epochs, train loss, train accuracy, test loss, test accuracy,
+	// seconds, images/s.
+	Epoch string
+	// Finished says a checkpoint already holds the whole training: epochs, global steps.
+	Finished string
+	// Resuming says training resumes from a checkpoint: epoch (1-based), step in it, global step.
+	Resuming string
+}
+
+// EnglishProgressText is the progress display's default wording.
+func EnglishProgressText() ProgressText {
+	return ProgressText{
+		Compiling: "epoch %d/%d step %d/%d loss %.4f acc %.4f (compiling)",
+		Step:      "epoch %d/%d step %d/%d loss %.4f acc %.4f %.0f img/s left %s",
+		Epoch:     "epoch %d/%d: train loss %.4f acc %.4f | test loss %.4f acc %.4f | %.1fs, %.0f img/s",
+		Finished:  "training already finished in the checkpoint: %d epochs, %d steps",
+		Resuming:  "resuming from checkpoint: epoch %d, step %d of the epoch, global step %d",
+	}
+}
+
 // NewProgress returns a progress display for a training of epochs epochs of stepsPerEpoch steps
-// of batchSize images, writing to w (nil: no display).
+// of batchSize images, writing to w (nil: no display), in EnglishProgressText's wording.
 func NewProgress(w io.Writer, epochs, stepsPerEpoch, batchSize int) *Progress {
 	return &Progress{w: w, terminal: isTerminal(w), epochs: epochs, stepsPerEp: stepsPerEpoch,
-		batchSize: batchSize, LineInterval: 10 * time.Second}
+		batchSize: batchSize, LineInterval: 10 * time.Second, text: EnglishProgressText()}
+}
+
+// WithText sets the wording of the display (see ProgressText) and returns p.
+func (p *Progress) WithText(text ProgressText) *Progress {
+	if p != nil {
+		p.text = text
+	}
+	return p
 }
 
 // isTerminal reports whether w is a character device (a terminal).
@@ -76,7 +113,7 @@ func (p *Progress) Step(epoch, step int, loss, accuracy float64, stepsDone int, 
 	if stepsDone < 1 {
 		if !p.timedSeen { // only the very first step of the process compiles the graph
 			p.lastLine = now
-			p.write(fmt.Sprintf("epoch %d/%d step %d/%d loss %.4f acc %.4f (compiling)", epoch+1, p.epochs, step, p.stepsPerEp, loss, accuracy))
+			p.write(fmt.Sprintf(p.text.Compiling, epoch+1, p.epochs, step, p.stepsPerEp, loss, accuracy))
 		}
 		return
 	}
@@ -84,7 +121,7 @@ func (p *Progress) Step(epoch, step int, loss, accuracy float64, stepsDone int, 
 	p.lastLine = now
 	perStep := elapsed.Seconds() / float64(stepsDone)
 	left := float64((p.epochs-epoch-1)*p.stepsPerEp+p.stepsPerEp-step) * perStep
-	line := fmt.Sprintf("epoch %d/%d step %d/%d loss %.4f acc %.4f %.0f img/s left %s",
+	line := fmt.Sprintf(p.text.Step,
 		epoch+1, p.epochs, step, p.stepsPerEp, loss, accuracy, float64(p.batchSize)/perStep,
 		(time.Duration(left) * time.Second).Round(time.Second))
 	p.write(line)
@@ -110,7 +147,7 @@ func (p *Progress) Epoch(s EpochStats) {
 		return
 	}
 	p.clear()
-	fmt.Fprintf(p.w, "epoch %d/%d: train loss %.4f acc %.4f | test loss %.4f acc %.4f | %.1fs, %.0f img/s\n",
+	fmt.Fprintf(p.w, p.text.Epoch+"\n",
 		s.Epoch, p.epochs, s.TrainLoss, s.TrainAccuracy, s.TestLoss, s.TestAccuracy, s.Seconds, s.ImagesPerSecond)
 	p.lastLine = time.Now()
 }

@@ -89,6 +89,9 @@ type TrainConfig struct {
 	CheckpointEvery int `json:"-"`
 	// Progress, if not nil, receives the progress display (see Progress).
 	Progress io.Writer `json:"-"`
+	// ProgressText, if not nil, is the wording of the progress display (default
+	// EnglishProgressText; the notebooks use notebook.RussianProgressText).
+	ProgressText *ProgressText `json:"-"`
 	// EvalTrain evaluates the whole training set after every epoch instead of reporting the running
 	// mean of the epoch's batches (slower, exact).
 	EvalTrain bool `json:"-"`
@@ -312,6 +315,9 @@ func newSession(ctx context.Context, b compute.Backend, t *cnn.Trained, trainSet
 	s.trainer = train.NewTrainer(b, t.Store(), t.Forward(true), crossEntropyLoss(cfg.LabelSmoothing), opt,
 		[]metric.Interface{metric.NewBaseMetric("Batch Accuracy", "acc", metric.AccuracyMetricType, batchAccuracy, nil)}, nil)
 	s.progress = NewProgress(cfg.Progress, cfg.Epochs, batches.NumBatches(), cfg.BatchSize)
+	if cfg.ProgressText != nil {
+		s.progress.WithText(*cfg.ProgressText)
+	}
 	return s, nil
 }
 
@@ -355,9 +361,9 @@ func (s *session) restore() error {
 func (s *session) run() error {
 	switch {
 	case s.state.Epoch >= s.cfg.Epochs:
-		s.progress.Printf("training already finished in the checkpoint: %d epochs, %d steps", s.state.Epoch, s.state.GlobalStep)
+		s.progress.Printf(s.progress.text.Finished, s.state.Epoch, s.state.GlobalStep)
 	case s.state.Epoch > 0 || s.state.StepInEpoch > 0:
-		s.progress.Printf("resuming from checkpoint: epoch %d, step %d of the epoch, global step %d",
+		s.progress.Printf(s.progress.text.Resuming,
 			s.state.Epoch+1, s.state.StepInEpoch, s.state.GlobalStep)
 	}
 	for range s.state.Epoch {
