@@ -25,7 +25,9 @@ fi
 fixtures="$(mktemp -d "${TMPDIR:-/tmp}/cnnlab-web-XXXXXX")"
 trap 'rm -rf "$fixtures"' EXIT
 go build -o "$fixtures/cnnlab" ./cmd/cnnlab
-go run ./onnxexport/internal/webgen --out "$fixtures"
+# CNNLAB_WEB_MODEL100: a trained 100-class model directory (e.g. out/cifar100-1h/model) for the page's
+# 100-class checks, instead of the untrained 100-output lecture CNN.
+go run ./onnxexport/internal/webgen --out "$fixtures" ${CNNLAB_WEB_MODEL100:+--model100 "$CNNLAB_WEB_MODEL100"}
 "$fixtures/cnnlab" predict --json --model-dir "$fixtures/saved" "$fixtures"/parity/* > "$fixtures/predict.json"
 
 export CNNLAB_WEB_FIXTURES="$fixtures" CNNLAB_BIN="$fixtures/cnnlab"

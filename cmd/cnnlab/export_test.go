@@ -3,11 +3,13 @@ package main
 import (
 	"bytes"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/cnnlab/cnnlab/cnn"
+	"github.com/cnnlab/cnnlab/datasets"
 	"github.com/cnnlab/cnnlab/onnxexport"
 	"github.com/cnnlab/cnnlab/training"
 )
@@ -66,5 +68,45 @@ func TestRunExport(t *testing.T) {
 				t.Error(err)
 			}
 		})
+	}
+}
+
+func TestRunExportCheck(t *testing.T) {
+	if _, err := onnxexport.FindPython(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI must have the ONNX venv: %v", err)
+		}
+		t.Skipf("no ONNX venv (%v) — skipping", err)
+	}
+	if os.Getenv(datasets.DataDirEnv) == "" {
+		t.Skipf("$%s not set — skipping", datasets.DataDirEnv)
+	}
+	m := cnn.LectureCNN(3)
+	m.ClassIDs, m.ClassNames = []int{0, 55, 58}, []string{"apple", "otter", "pickup_truck"}
+	tr, err := cnn.NewTrained(m, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := training.SaveModel(dir, tr, &training.CheckpointState{GlobalStep: 10}); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "m.onnx")
+	var stdout bytes.Buffer
+	if err := runExport([]string{"--model", dir, "--out", out, "--check", "120", "--backend", "xla:cpu"}, &stdout); err != nil {
+		t.Fatalf("%v\n%s", err, stdout.String())
+	}
+	if want := "check: ONNX checker ok"; !strings.Contains(stdout.String(), want) || !strings.Contains(stdout.String(), "120 images × 3 classes") {
+		t.Errorf("output lacks %q and the 120 images:\n%s", want, stdout.String())
+	}
+	// A tolerance no float32 export meets makes the check fail, naming the file.
+	err = runExport([]string{"--model", dir, "--out", out, "--check", "120", "--tolerance", "1e-30", "--backend", "xla:cpu"}, &stdout)
+	if err == nil || !strings.Contains(err.Error(), "differs from the saved model") {
+		t.Errorf("tolerance 1e-30: error %v, want a parity failure", err)
+	}
+	for _, bad := range [][]string{{"--check", "-1"}, {"--tolerance", "0"}} {
+		if err := runExport(append([]string{"--model", dir, "--out", out}, bad...), &stdout); err == nil {
+			t.Errorf("%v: no error", bad)
+		}
 	}
 }

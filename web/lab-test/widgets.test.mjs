@@ -9,40 +9,17 @@
 // /usr/bin/chromium).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { artifacts, lastOutput as lastOutputOf, openBrowser, runAll, showOutput as showOutputOf } from './lab.mjs';
 
-const labURL = process.env.CNNLAB_LAB_URL;
-const artifacts = process.env.CNNLAB_LAB_ARTIFACTS || 'out/lab-test';
-const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
 let browser;
 let page;
 
-before(async () => {
-  assert.ok(labURL, 'CNNLAB_LAB_URL is not set (run scripts/test-lab-widgets.sh)');
-  mkdirSync(artifacts, { recursive: true });
-  browser = await chromium.launch({ executablePath: chromiumPath, headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update'] });
-  page = await (await browser.newContext({ viewport: { width: 1280, height: 1000 } })).newPage();
-  page.on('pageerror', (e) => console.error('page error:', e.message));
-});
+before(async () => { ({ browser, page } = await openBrowser()); });
+after(async () => { if (browser) await browser.close(); });
 
-after(async () => {
-  if (browser) await browser.close();
-});
-
-/** Scrolls the last cell's outputs into view, for the screenshots. */
-const showOutput = () => page.evaluate(() => {
-  const cells = document.querySelectorAll('.jp-CodeCell');
-  cells[cells.length - 1]?.querySelector('.jp-Cell-outputArea')?.scrollIntoView();
-});
-
-/** The text of the outputs of the notebook's last code cell. */
-const lastOutput = () => page.evaluate(() => {
-  const cells = document.querySelectorAll('.jp-CodeCell');
-  return cells.length ? cells[cells.length - 1].querySelector('.jp-Cell-outputArea')?.innerText || '' : '';
-});
+const showOutput = () => showOutputOf(page);
+const lastOutput = () => lastOutputOf(page);
 
 test('the explorer redraws when a slider moves, and keeps its last output', { timeout: 420000 }, async () => {
   try {
@@ -57,15 +34,7 @@ test('the explorer redraws when a slider moves, and keeps its last output', { ti
 
 /** Runs the notebook, moves a slider and checks the explorer's outputs. */
 async function explorer() {
-  await page.goto(`${labURL}/lab/tree/widgets.ipynb`);
-  await page.waitForFunction(() => window.jupyterapp && document.querySelector('.jp-Notebook'), null, { timeout: 120000 });
-  // Wait for the GoNB kernel, then run every cell.
-  await page.waitForFunction(() => document.querySelector('.jp-Toolbar-kernelName')?.textContent.includes('Go'), null,
-    { timeout: 60000 });
-  await page.waitForTimeout(3000);
-  // Not awaited inside the page: the command's promise settles only when every cell has finished, and the
-  // explorer's cell runs until «Готово» is pressed.
-  await page.evaluate(() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); });
+  await runAll(page, 'widgets.ipynb');
   // The four sliders of the explorer appear once its cell runs (GoNB compiles every cell first).
   await page.waitForFunction(() => document.querySelectorAll('input[type=range]').length === 4, null, { timeout: 180000 });
   await page.waitForFunction(() => document.body.innerText.includes('⌊(5 + 2·1 − 3)/2⌋ + 1 = 3'), null, { timeout: 60000 });

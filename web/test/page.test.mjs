@@ -323,6 +323,12 @@ for (const vp of viewports) {
         assert.match(await page.textContent('#coarse'), /^Superclass: \w+ \(coarse \d+\); most probable superclass/);
         assert.equal(await page.isVisible('#scope'), false);
       }
+      if (expected.model100_trained) {
+        // A trained model (CNNLAB_WEB_MODEL100): the page's top-1 is GoMLX's (above); how many are right.
+        const right = expected.model100.filter((e) => e.index === e.true_id).length;
+        console.log(`trained 100-class model: ${right}/${expected.model100.length} test images right on the page`);
+        assert.ok(right >= expected.model100.length / 2, `only ${right}/${expected.model100.length} right`);
+      }
       await shot('8-model100');
       await settle(() => page.click('#use-exported'));
       assert.equal(r.lastError, r.lastError);

@@ -2,13 +2,14 @@
 // model, real CIFAR-100 test images as PNG files of several sizes, and GoMLX's predictions for
 // them (after decoding and resizing each PNG with datasets.LoadImageFile, as the page must).
 //
-// Usage: go run ./onnxexport/internal/webgen --out DIR [--n 20] [--epochs 8] [--model SAVED_DIR]
+// Usage: go run ./onnxexport/internal/webgen --out DIR [--n 20] [--epochs 8] [--model SAVED_DIR] [--model100 SAVED_DIR]
 //
 // DIR receives model.onnx, images/*.png, not-onnx.onnx and not-an-image.png (for the error
 // cases), expected.json, and for the page's other checks: saved/ (the model for `cnnlab predict`),
 // parity/ (an EXIF-rotated JPEG and a PNG with alpha, run through both the page and predict),
 // big.jpg (a 3000×3000 photo, for the stale-result race) and model100.onnx (the lecture CNN with
-// 100 outputs and untrained random weights: it checks the 100-class page path, not accuracy).
+// 100 outputs and untrained random weights: it checks the 100-class page path, not accuracy; with
+// --model100, a trained 100-class model instead, e.g. the cifar100-1h preset's).
 package main
 
 import (
@@ -55,8 +56,10 @@ type expected struct {
 	Steps      int              `json:"training_steps"`
 	Info       *onnxexport.Info `json:"onnx"`
 	Images     []expectedImage  `json:"images"`
-	// Model100 holds GoMLX's logits of model100.onnx for the first images.
+	// Model100 holds GoMLX's logits of model100.onnx for the first images (all of them when trained).
 	Model100 []expectedImage `json:"model100"`
+	// Model100Trained is true when model100.onnx is a trained model (--model100), not random weights.
+	Model100Trained bool `json:"model100_trained"`
 }
 
 // sizes are the sizes the test images are written at (cycled): the original 32×32 and larger ones,
@@ -68,14 +71,15 @@ func main() {
 	n := flag.Int("n", 20, "number of test images")
 	epochs := flag.Int("epochs", 8, "epochs of training of the lecture CNN on the 3 lecture classes")
 	modelDir := flag.String("model", "", "saved model directory to export instead of training one")
+	model100Dir := flag.String("model100", "", "saved 100-class model directory (e.g. of cnnlab train --preset cifar100-1h) to export as model100.onnx instead of an untrained one")
 	flag.Parse()
-	if err := run(*out, *n, *epochs, *modelDir); err != nil {
+	if err := run(*out, *n, *epochs, *modelDir, *model100Dir); err != nil {
 		fmt.Fprintln(os.Stderr, "webgen:", err)
 		os.Exit(1)
 	}
 }
 
-func run(out string, n, epochs int, modelDir string) error {
+func run(out string, n, epochs int, modelDir, model100Dir string) error {
 	if out == "" {
 		return errors.New("--out is required")
 	}
@@ -163,7 +167,11 @@ func run(out string, n, epochs int, modelDir string) error {
 	if err := writeExtras(out, set); err != nil {
 		return err
 	}
-	if exp.Model100, err = writeModel100(b, out, data.All.FineNames, records[:2], exp.Images[:2]); err != nil {
+	exp.Model100Trained = model100Dir != ""
+	if !exp.Model100Trained {
+		records = records[:2]
+	}
+	if exp.Model100, err = writeModel100(b, out, model100Dir, data.All.FineNames, records, exp.Images[:len(records)]); err != nil {
 		return err
 	}
 	if err := os.WriteFile(filepath.Join(out, "not-onnx.onnx"), []byte("this is a text file, not an ONNX model\n"), 0o644); err != nil {
@@ -246,19 +254,32 @@ func writeExtras(out string, set *datasets.Set) error {
 	return errors.Wrap(os.WriteFile(filepath.Join(out, "big.jpg"), buf.Bytes(), 0o644), "writing big.jpg")
 }
 
-// writeModel100 exports the lecture CNN with 100 outputs (all CIFAR-100 classes, named by names)
-// and untrained weights as model100.onnx, and returns GoMLX's logits for records (described by imgs).
-func writeModel100(b compute.Backend, out string, names []string, records [][]uint8, imgs []expectedImage) ([]expectedImage, error) {
-	m := cnn.LectureCNN(100)
-	m.ClassNames = append([]string(nil), names...)
-	for i := range 100 {
-		m.ClassIDs = append(m.ClassIDs, i)
+// writeModel100 exports a 100-class model as model100.onnx — the saved model in dir, or without dir
+// the lecture CNN with 100 outputs (all CIFAR-100 classes, named by names) and untrained weights —
+// and returns GoMLX's logits for records (described by imgs).
+func writeModel100(b compute.Backend, out, dir string, names []string, records [][]uint8, imgs []expectedImage) ([]expectedImage, error) {
+	var t *cnn.Trained
+	if dir != "" {
+		saved, _, err := training.LoadModel(dir)
+		if err != nil {
+			return nil, errors.WithMessage(err, "--model100")
+		}
+		if saved.Model.NumClasses() != 100 {
+			return nil, errors.Errorf("--model100 %s: model %s has %d classes, want 100", dir, saved.Model.Name, saved.Model.NumClasses())
+		}
+		t = saved
+	} else {
+		m := cnn.LectureCNN(100)
+		m.ClassNames = append([]string(nil), names...)
+		for i := range 100 {
+			m.ClassIDs = append(m.ClassIDs, i)
+		}
+		var err error
+		if t, err = cnn.NewTrained(m, 100); err != nil {
+			return nil, err
+		}
 	}
-	t, err := cnn.NewTrained(m, 100)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := onnxexport.ExportFile(t, filepath.Join(out, "model100.onnx"), onnxexport.Options{AllowUntrained: true}); err != nil {
+	if _, err := onnxexport.ExportFile(t, filepath.Join(out, "model100.onnx"), onnxexport.Options{AllowUntrained: dir == ""}); err != nil {
 		return nil, err
 	}
 	images, err := cnn.RecordsTensor(records)
@@ -272,7 +293,7 @@ func writeModel100(b compute.Backend, out string, names []string, records [][]ui
 	res := make([]expectedImage, len(records))
 	for i := range records {
 		row := logits[i*100 : (i+1)*100]
-		res[i] = expectedImage{File: imgs[i].File, Logits: row, Probabilities: cnn.Softmax(row), Index: onnxexport.Argmax(row)}
+		res[i] = expectedImage{File: imgs[i].File, TrueID: imgs[i].TrueID, Logits: row, Probabilities: cnn.Softmax(row), Index: onnxexport.Argmax(row)}
 		res[i].ClassID, res[i].Name = res[i].Index, names[res[i].Index]
 	}
 	return res, nil
