@@ -14,13 +14,14 @@ import (
 // when next used.
 //
 // It is also what makes Dropout work on several devices. GoMLX v0.28.16 creates the store's
-// random state (model.RNGStateVariableName, seeded by NewTrained) without a pointer to its store
-// (ml/model/random.go:33-40, Store.getRNGStateVar), and a variable with no sharding spec of its
-// own looks the store's default up through that pointer when a distributed graph uses it
-// (ml/model/variable.go:589-591, Variable.paramNode): a nil pointer dereference, "graphFn for
-// "Trainer" panicked", for the random state only. Replicated here, the random state is an input
-// of the distributed graph like the weights, XLA draws the same random numbers on every device,
-// and its copies stay identical.
+// random state (model.RNGStateVariableName) without a pointer to its store (ml/model/random.go:32-38,
+// Store.getRNGStateVar: the Variable literal has no store field), with the store's default
+// sharding of the moment as its own — none when NewTrained seeds it, before any distributed
+// graph. A distributed graph then looks the default up through the missing pointer
+// (ml/model/variable.go:590, Variable.paramNode: v.store.defaultShardingSpec): a nil pointer
+// dereference, "graphFn for "Trainer" panicked", for the random state only (the other variables
+// have their store). With its sharding set here the random state is replicated like the weights,
+// and its copies stay identical: every device draws the dropout masks one device would.
 func (t *Trained) ReplicateOn(mesh *distributed.DeviceMesh) error {
 	if mesh == nil {
 		return errors.New("replicating the variables: no mesh")

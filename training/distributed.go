@@ -22,7 +22,7 @@ const DataAxis = "data"
 // dataParallel splits every global batch across the devices of a one-axis mesh for GoMLX's
 // AutoSharding (XLA's Shardy partitioner): the graph is the single-device graph over the global
 // batch, the images and labels are sharded along their batch axis, and the weights, the optimizer
-// state and the outputs are replicated; XLA inserts the all-reduces of the gradients and of every
+// state, the random state and the outputs are replicated; XLA inserts the all-reduces of the gradients and of every
 // other reduction over the batch axis (the loss, the metrics and BatchNorm's statistics).
 type dataParallel struct {
 	mesh      *distributed.DeviceMesh
