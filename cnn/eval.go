@@ -33,8 +33,8 @@ type Evaluator struct {
 	exec      *model.Exec
 	// shards, if not nil, splits every batch along its batch axis across several devices (Sharded).
 	shards *evalShards
-	// padValue fills the padding rows of a partial batch: 0, except in the tests that show that
-	// those rows never reach the results (NaN).
+	// padValue fills the padding rows of a partial batch: 0, except in the test that shows that
+	// those rows never reach the results (TestShardedEvaluationDropsPadding).
 	padValue float32
 }
 
