@@ -22,7 +22,7 @@ const DataAxis = "data"
 // dataParallel splits every global batch across the devices of a one-axis mesh for GoMLX's
 // AutoSharding (XLA's Shardy partitioner): the graph is the single-device graph over the global
 // batch, the images and labels are sharded along their batch axis, and the weights, the optimizer
-// state and the outputs are replicated; XLA inserts the all-reduces of the gradients and of every
+// state, the random state and the outputs are replicated; XLA inserts the all-reduces of the gradients and of every
 // other reduction over the batch axis (the loss, the metrics and BatchNorm's statistics).
 type dataParallel struct {
 	mesh      *distributed.DeviceMesh
@@ -45,34 +45,24 @@ func CheckDevices(devices, available, batchSize int) error {
 	return nil
 }
 
-// CheckParallelModel fails if m has a layer that data-parallel training cannot run: Dropout,
-// whose random numbers GoMLX v0.28.16 cannot draw in a distributed (AutoSharding) step — building
-// the step's graph panics (docs/distributed.md). The error names the layer.
-func CheckParallelModel(m *cnn.Model) error {
-	return m.Walk(func(n cnn.Node) error {
-		if _, ok := n.Layer.(cnn.Dropout); ok {
-			return errors.Errorf("model %s: layer %s (Dropout) cannot train on several devices yet (GoMLX's random numbers "+
-				"in a distributed step); train it on one device", m.Name, n.Path)
-		}
-		return nil
-	})
-}
-
-// newDataParallel returns the data-parallel set-up of n devices (0…n−1) of b for model m, or nil
-// for n ≤ 1 (the single-device path).
-func newDataParallel(b compute.Backend, m *cnn.Model, n, batchSize int) (*dataParallel, error) {
+// newDataParallel returns the data-parallel set-up of n devices (0…n−1) of b for batches of
+// batchSize, or nil for n ≤ 1 (the single-device path), and replicates t's variables on its mesh
+// (cnn.Trained.ReplicateOn; what makes Dropout work). The set-up reuses the mesh of t's variables
+// when they are already replicated on n devices (a second Train of the same model, or its
+// evaluation after training).
+func newDataParallel(b compute.Backend, t *cnn.Trained, n, batchSize int) (*dataParallel, error) {
 	if err := CheckDevices(n, b.NumDevices(), batchSize); err != nil {
 		return nil, errors.WithMessagef(err, "data-parallel training on %s", b.Name())
 	}
 	if n <= 1 {
 		return nil, nil
 	}
-	if err := CheckParallelModel(m); err != nil {
-		return nil, errors.WithMessagef(err, "data-parallel training on %d devices", n)
-	}
-	mesh, err := distributed.NewDeviceMesh([]int{n}, []string{DataAxis})
-	if err != nil {
-		return nil, errors.WithMessagef(err, "mesh of %d devices", n)
+	mesh := storeMesh(t.Store(), n)
+	if mesh == nil {
+		var err error
+		if mesh, err = distributed.NewDeviceMesh([]int{n}, []string{DataAxis}); err != nil {
+			return nil, errors.WithMessagef(err, "mesh of %d devices", n)
+		}
 	}
 	spec, err := distributed.BuildSpec(mesh).S(DataAxis).Done()
 	if err != nil {
@@ -82,7 +72,46 @@ func newDataParallel(b compute.Backend, m *cnn.Model, n, batchSize int) (*dataPa
 	for i := range devices {
 		devices[i] = compute.DeviceNum(i)
 	}
+	if err := t.ReplicateOn(mesh); err != nil {
+		return nil, errors.WithMessagef(err, "data-parallel set-up of %s on %d devices", t.Model.Name, n)
+	}
 	return &dataParallel{mesh: mesh, batchSpec: spec, devices: devices}, nil
+}
+
+// storeMesh returns the one-axis mesh of n devices along DataAxis that a variable of store is
+// sharded on, or nil if there is none.
+func storeMesh(store *model.Store, n int) *distributed.DeviceMesh {
+	for v := range store.IterVariables() {
+		spec := v.ShardingSpec()
+		if spec == nil {
+			continue
+		}
+		if m := spec.Mesh; m != nil && m.NumDevices() == n && m.Rank() == 1 && m.AxesNames()[0] == DataAxis {
+			return m
+		}
+	}
+	return nil
+}
+
+// NewEvaluator returns the evaluator Train uses with cfg for t on b (the per-epoch figures), and
+// Experiment.Run for its final reports: cnn.NewEvaluator with cfg.TTA on one device, and with
+// cfg.Devices = N > 1 sharded over devices 0…N−1 on the mesh of data-parallel training (each
+// evaluation batch split in N equal shares, the last one padded; cnn.Evaluator.Sharded).
+func NewEvaluator(b compute.Backend, t *cnn.Trained, cfg TrainConfig) (*cnn.Evaluator, error) {
+	ev := cnn.NewEvaluator(b, t).WithFlipTTA(cfg.TTA)
+	if cfg.Devices <= 1 {
+		return ev, nil
+	}
+	d, err := newDataParallel(b, t, cfg.Devices, cfg.Devices)
+	if err != nil {
+		return nil, errors.WithMessage(err, "sharded evaluation")
+	}
+	return d.evaluator(ev)
+}
+
+// evaluator returns ev sharded over d's devices, on d's mesh.
+func (d *dataParallel) evaluator(ev *cnn.Evaluator) (*cnn.Evaluator, error) {
+	return ev.Sharded(d.mesh, d.devices)
 }
 
 // shard splits the inputs and labels of batch along their batch axis, one equal share per device,
@@ -117,68 +146,81 @@ func (d *dataParallel) shard(batch train.Batch) (train.DistributedBatch, error) 
 
 // ReplicaDivergence returns the largest absolute difference, over every variable of store held
 // on several devices, between a device's copy and the first device's, and where it is (0 and ""
-// when every copy is identical, or when nothing is distributed). The random state is left out:
-// GoMLX keeps one per device. Data-parallel training keeps the copies identical only if each
-// update uses the gradient reduced over all devices: a step without the all-reduce would update
-// each copy with its own share's gradient.
+// when every copy is identical, or when nothing is distributed). Data-parallel training keeps the
+// copies identical only if each update uses the gradient reduced over all devices: a step without
+// the all-reduce would update each copy with its own share's gradient. The random state (Dropout)
+// is compared too: it is replicated, and every device must draw the same numbers. Integer
+// variables are compared exactly (a difference is at least 1).
 func ReplicaDivergence(store *model.Store) (maxDiff float64, where string, err error) {
 	for v := range store.IterVariables() {
-		if !v.HasValue() || v.ShardingSpec() == nil || v.Name() == model.RNGStateVariableName {
-			continue // Not distributed, or the random state (each device draws its own numbers).
+		if !v.HasValue() || v.ShardingSpec() == nil {
+			continue // Not distributed.
 		}
 		dv, err := v.DistributedValue()
 		if err != nil {
 			return 0, "", errors.WithMessagef(err, "variable %s", v.Path())
 		}
 		shards := dv.Shards()
-		if len(shards) < 2 {
-			continue
-		}
-		first, err := flatFloat64(shards[0])
-		if err != nil {
-			return 0, "", errors.WithMessagef(err, "variable %s on device 0", v.Path())
-		}
-		for i, s := range shards[1:] {
-			other, err := flatFloat64(s)
+		for i, s := range shards[min(1, len(shards)):] {
+			d, at, err := shardDiff(shards[0], s)
 			if err != nil {
 				return 0, "", errors.WithMessagef(err, "variable %s on device %d", v.Path(), i+1)
 			}
-			if len(other) != len(first) {
-				return math.Inf(1), fmt.Sprintf("%s (device %d holds %d values, device 0 %d)", v.Path(), i+1, len(other), len(first)), nil
+			if at < 0 {
+				return math.Inf(1), fmt.Sprintf("%s (device %d holds %s, device 0 %s)", v.Path(), i+1, s.Shape(), shards[0].Shape()), nil
 			}
-			for j := range first {
-				if d := math.Abs(other[j] - first[j]); d > maxDiff || math.IsNaN(d) {
-					maxDiff, where = d, fmt.Sprintf("%s[%d] on device %d", v.Path(), j, i+1)
-				}
+			if d > maxDiff || math.IsNaN(d) {
+				maxDiff, where = d, fmt.Sprintf("%s[%d] on device %d", v.Path(), at, i+1)
 			}
 		}
 	}
 	return maxDiff, where, nil
 }
 
-// flatFloat64 returns the values of a float or integer tensor as float64 (nil for other types).
-func flatFloat64(t *tensors.Tensor) ([]float64, error) {
-	switch t.DType() {
-	case dtypes.Float32:
-		return convertFlat[float32](t)
-	case dtypes.Float64:
-		return convertFlat[float64](t)
-	case dtypes.Int64:
-		return convertFlat[int64](t)
-	case dtypes.Int32:
-		return convertFlat[int32](t)
+// shardDiff returns the largest |b[j] − a[j]| of two copies of a variable and its index j (−1 if
+// their shapes differ); 0, 0 for types it does not compare.
+func shardDiff(a, b *tensors.Tensor) (float64, int, error) {
+	if !a.Shape().Equal(b.Shape()) {
+		return 0, -1, nil
 	}
-	return nil, nil
+	switch a.DType() {
+	case dtypes.Float32:
+		return flatDiff(a, b, func(x, y float32) float64 { return math.Abs(float64(x) - float64(y)) })
+	case dtypes.Float64:
+		return flatDiff(a, b, func(x, y float64) float64 { return math.Abs(x - y) })
+	case dtypes.Int64:
+		return flatDiff(a, b, intDiff[int64])
+	case dtypes.Int32:
+		return flatDiff(a, b, intDiff[int32])
+	case dtypes.Uint64:
+		return flatDiff(a, b, intDiff[uint64])
+	}
+	return 0, 0, nil
 }
 
-// convertFlat copies the values of a tensor of Go type T as float64.
-func convertFlat[T float32 | float64 | int64 | int32](t *tensors.Tensor) ([]float64, error) {
-	var out []float64
-	err := tensors.ConstFlatData(t, func(flat []T) {
-		out = make([]float64, len(flat))
-		for i, v := range flat {
-			out[i] = float64(v)
-		}
+// intDiff returns |x − y| of two integers, computed without rounding before the subtraction.
+func intDiff[T int32 | int64 | uint64](x, y T) float64 {
+	if x > y {
+		return float64(x - y)
+	}
+	return float64(y - x)
+}
+
+// flatDiff returns the largest diff of the values of a and b, tensors of Go type T and one
+// shape, and its index.
+func flatDiff[T float32 | float64 | int32 | int64 | uint64](a, b *tensors.Tensor, diff func(x, y T) float64) (worst float64, at int, err error) {
+	var inner error
+	err = tensors.ConstFlatData(a, func(fa []T) {
+		inner = tensors.ConstFlatData(b, func(fb []T) {
+			for j := range fa {
+				if d := diff(fa[j], fb[j]); d > worst || math.IsNaN(d) {
+					worst, at = d, j
+				}
+			}
+		})
 	})
-	return out, err
+	if err == nil {
+		err = inner
+	}
+	return worst, at, err
 }

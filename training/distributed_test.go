@@ -431,12 +431,93 @@ func TestDataParallelErrors(t *testing.T) {
 	if _, err := Train(context.Background(), b, tr, set, nil, cfg); err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("Train with Devices %d = %v, want an error containing %q", cfg.Devices, err, want)
 	}
-	// A model with Dropout is refused before training, naming the layer.
-	withDropout, _ := cnn.NewTrained(cnn.ResNetMini(3), 1)
-	cfg.Devices, cfg.BatchSize = 2, 8
-	want = "model ResNetMini: layer 07_Dropout (Dropout) cannot train on several devices yet"
-	if _, err := Train(context.Background(), b, withDropout, set, nil, cfg); err == nil || !strings.Contains(err.Error(), want) {
-		t.Errorf("Train of ResNetMini on 2 devices = %v, want an error containing %q", err, want)
+}
+
+// randomState returns the copies of t's random state (Dropout's), one per device (one if it is
+// not distributed).
+func randomState(t *testing.T, tr *cnn.Trained) [][]uint64 {
+	t.Helper()
+	v := tr.Store().GetVariable(model.JoinPath("/", model.RNGStateVariableName))
+	if v == nil {
+		t.Fatal("no random state in the store")
+	}
+	copies := []*tensors.Tensor{}
+	if v.ShardingSpec() == nil {
+		value, err := v.Value()
+		if err != nil {
+			t.Fatal(err)
+		}
+		copies = append(copies, value)
+	} else {
+		dv, err := v.DistributedValue()
+		if err != nil {
+			t.Fatal(err)
+		}
+		copies = dv.Shards()
+	}
+	out := make([][]uint64, len(copies))
+	for i, c := range copies {
+		values, err := tensors.CopyFlatData[uint64](c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[i] = values
+	}
+	return out
+}
+
+// TestDataParallelDropout trains ResNetMini, whose Dropout draws from the store's random state, 6
+// steps on 1, 2 and 4 devices from the same weights and random state: the losses are finite, the
+// copies of every variable — the random state included — identical, and the weights those of one
+// device to float32 rounding, so the dropout masks are one device's (the same random numbers for
+// the same image, whatever the number of devices): one device with another random state, i.e.
+// other masks, ends far from it.
+func TestDataParallelDropout(t *testing.T) {
+	b := testkit.Backends(t)["xla:cpu"]
+	set := testkit.SyntheticSet(48, 14)
+	cfg := TrainConfig{Epochs: 1, BatchSize: 8, Optimizer: OptimizerMomentum, LearningRate: 0.05, Momentum: 0.9, Seed: 1}
+	var stateAfter [5][][]uint64
+	run := func(devices int) parallelRun {
+		return trainOnUntil(t, b, cnn.ResNetMini, set, cfg, devices, 0, func(_ int, tr *cnn.Trained) {
+			stateAfter[devices] = randomState(t, tr)
+		})
+	}
+	one := run(1)
+	otherMasks, err := cnn.NewTrained(cnn.ResNetMini(set.NumClasses()), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := otherMasks.Store().SetRNGStateFromSeed(2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Train(context.Background(), b, otherMasks, set, nil, cfg); err != nil {
+		t.Fatal(err)
+	}
+	dOther, _ := maxAbsDiff(flatValues(t, otherMasks), one.weights)
+	t.Logf("one device, another random state (other dropout masks): max |Δvalue| %.3g", dOther)
+	if dOther < 1e-4 {
+		t.Fatalf("other dropout masks change the weights by only %g: the test cannot tell masks apart", dOther)
+	}
+	for _, n := range []int{2, 4} {
+		r := run(n)
+		d, at := maxAbsDiff(r.weights, one.weights)
+		loss := r.history[0].TrainLoss
+		t.Logf("ResNetMini, 6 steps on %d devices vs 1: max |Δvalue| %.3g at %d of %d; loss %.7f vs %.7f; copies differ by %.3g",
+			n, d, at, len(one.weights), loss, one.history[0].TrainLoss, r.divergence)
+		if math.IsNaN(loss) || math.IsInf(loss, 0) {
+			t.Errorf("%d devices: loss %g", n, loss)
+		}
+		if r.divergence != 0 {
+			t.Errorf("%d devices: the copies differ by %g at %s", n, r.divergence, r.where)
+		}
+		if d > 1e-5 {
+			t.Errorf("%d devices: weights differ from one device's by %g > 1e-5 (other masks: %g)", n, d, dOther)
+		}
+		for i, c := range stateAfter[n] {
+			if !slices.Equal(c, stateAfter[1][0]) {
+				t.Errorf("%d devices: device %d's random state %v, one device's %v", n, i, c, stateAfter[1][0])
+			}
+		}
 	}
 }
 
@@ -454,5 +535,56 @@ func TestDataParallelLookahead(t *testing.T) {
 		d, at, len(one.weights), two.divergence)
 	if d > 1e-6 || two.divergence != 0 {
 		t.Errorf("2 devices: weights differ from one device's by %g (> 1e-6) or copies by %g (≠ 0)", d, two.divergence)
+	}
+}
+
+// TestDataParallelEvaluation trains the lecture's CNN (100 classes) 2 epochs on 2 and 4 devices
+// with Experiment.Run and a test set of 1,030 CIFAR-100 images (the last evaluation batch partial):
+// the per-epoch test figures and the final reports, both from the evaluation sharded over the
+// training's devices, are those of the one-device evaluation of the same weights — loss to 1e-6,
+// every prediction, accuracy and top-5.
+func TestDataParallelEvaluation(t *testing.T) {
+	b := testkit.Backends(t)["xla:cpu"]
+	data, err := datasets.LoadCIFAR100(testenv.CIFAR100Dir(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	trainSet, testSet := firstImages(data.Train, 64), firstImages(data.Test, 1030)
+	for _, n := range []int{2, 4} {
+		t.Run(fmt.Sprintf("%d_devices", n), func(t *testing.T) {
+			cfg := quickConfig(2)
+			cfg.Devices, cfg.LearningRate = n, 0.05
+			e := &Experiment{Model: cnn.LectureCNN(100), Train: trainSet, Test: testSet, Config: cfg}
+			r, err := e.Run(context.Background(), b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d, where, err := ReplicaDivergence(r.Trained.Store()); err != nil || d != 0 {
+				t.Fatalf("copies differ by %g at %s (%v)", d, where, err)
+			}
+			for _, tc := range []struct {
+				name    string
+				set     *datasets.Set
+				sharded *cnn.Evaluation
+			}{{"test", testSet, r.TestEval}, {"train", trainSet, r.TrainEval}} {
+				one, err := cnn.NewEvaluator(b, r.Trained).Evaluate(tc.set)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := tc.sharded
+				t.Logf("%d devices, %s set (%d images): loss %.9f vs one device %.9f (|Δ| %.3g); accuracy %.4f vs %.4f; top-5 %.4f vs %.4f",
+					n, tc.name, tc.set.Len(), got.Loss, one.Loss, math.Abs(got.Loss-one.Loss), got.Accuracy, one.Accuracy, got.Top5, one.Top5)
+				if math.Abs(got.Loss-one.Loss) > 1e-6 || got.Accuracy != one.Accuracy || got.Top5 != one.Top5 ||
+					!slices.Equal(got.Predictions, one.Predictions) {
+					t.Errorf("%d devices, %s set: sharded evaluation (loss %g, accuracy %g, top-5 %g) differs from one device's (%g, %g, %g)",
+						n, tc.name, got.Loss, got.Accuracy, got.Top5, one.Loss, one.Accuracy, one.Top5)
+				}
+			}
+			last := r.History[len(r.History)-1]
+			if math.Abs(last.TestLoss-r.TestEval.Loss) > 1e-6 || last.TestAccuracy != r.TestEval.Accuracy {
+				t.Errorf("last epoch's test loss %g, accuracy %g; final report's %g, %g (same weights)",
+					last.TestLoss, last.TestAccuracy, r.TestEval.Loss, r.TestEval.Accuracy)
+			}
+		})
 	}
 }

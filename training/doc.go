@@ -39,7 +39,8 @@
 // global batch of BatchSize images is split in N equal shares along the batch axis, the weights
 // and the optimizer state are replicated, and XLA all-reduces the gradients — and BatchNorm's
 // batch statistics, which are therefore synchronised over the global batch (PyTorch's
-// SyncBatchNorm, not DDP's per-device statistics). Checkpoints hold one copy and resume on any
-// number of devices; evaluation runs on device 0. docs/distributed.md has the details and the
-// measurements.
+// SyncBatchNorm, not DDP's per-device statistics). The random state (Dropout) is replicated too:
+// every device draws the masks one device would. Checkpoints hold one copy and resume on any
+// number of devices; evaluation is split across the same devices (NewEvaluator,
+// cnn.Evaluator.Sharded). docs/distributed.md has the details and the measurements.
 package training

@@ -50,7 +50,10 @@ func (e *Experiment) Run(ctx context.Context, b compute.Backend) (*ExperimentRes
 		return nil, err
 	}
 	r := &ExperimentResult{Trained: t, History: history, TrainSeconds: time.Since(start).Seconds()}
-	ev := cnn.NewEvaluator(b, t).WithFlipTTA(e.Config.TTA)
+	ev, err := NewEvaluator(b, t, e.Config) // Sharded as the training was.
+	if err != nil {
+		return nil, err
+	}
 	if r.TrainEval, err = ev.Evaluate(e.Train); err != nil {
 		return nil, err
 	}

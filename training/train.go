@@ -292,14 +292,24 @@ func newSession(ctx context.Context, b compute.Backend, t *cnn.Trained, trainSet
 	if n := t.Model.NumClasses(); trainSet.NumClasses() != n {
 		return nil, errors.Errorf("training set %s has %d classes, model %s has %d outputs", trainSet.Name, trainSet.NumClasses(), t.Model.Name, n)
 	}
-	parallel, err := newDataParallel(b, t.Model, cfg.Devices, cfg.BatchSize)
+	s := &session{ctx: ctx, backend: b, trained: t, trainSet: trainSet, testSet: testSet, cfg: cfg,
+		state: &CheckpointState{Config: cfg, TrainSetSHA256: trainSet.SHA256()}, eval: cnn.NewEvaluator(b, t).WithFlipTTA(cfg.TTA)}
+	if err := CheckDevices(cfg.Devices, b.NumDevices(), cfg.BatchSize); err != nil {
+		return nil, errors.WithMessagef(err, "data-parallel training on %s", b.Name())
+	}
+	if err := s.restore(); err != nil {
+		return nil, err
+	}
+	// After the restore, which sets the variables' values: the set-up gives them their sharding.
+	parallel, err := newDataParallel(b, t, cfg.Devices, cfg.BatchSize)
 	if err != nil {
 		return nil, err
 	}
-	s := &session{ctx: ctx, backend: b, trained: t, trainSet: trainSet, testSet: testSet, cfg: cfg, parallel: parallel,
-		state: &CheckpointState{Config: cfg, TrainSetSHA256: trainSet.SHA256()}, eval: cnn.NewEvaluator(b, t).WithFlipTTA(cfg.TTA)}
-	if err := s.restore(); err != nil {
-		return nil, err
+	if parallel != nil {
+		s.parallel = parallel
+		if s.eval, err = parallel.evaluator(s.eval); err != nil {
+			return nil, err
+		}
 	}
 	batches, err := datasets.NewBatches(trainSet, datasets.BatchOptions{
 		BatchSize: cfg.BatchSize, Shuffle: true, Seed: cfg.Seed, DropLast: true, Augment: cfg.Augment,

@@ -59,11 +59,6 @@ func runTrain(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if cfg.Devices > 1 {
-		if err := training.CheckParallelModel(m); err != nil {
-			return errors.WithMessagef(err, "--devices %d", cfg.Devices)
-		}
-	}
 	lock, err := lockOut(f.out, stdout)
 	if err != nil {
 		return err
