@@ -29,7 +29,7 @@ type Evaluator struct {
 	backend   compute.Backend
 	trained   *Trained
 	batchSize int
-	flipTTA   bool
+	tta       TTA
 	exec      *model.Exec
 	// shards, if not nil, splits every batch along its batch axis across several devices (Sharded).
 	shards *evalShards
@@ -124,17 +124,21 @@ func (e *Evaluator) batchFor(n int) int {
 	return batch
 }
 
-// WithFlipTTA turns test-time augmentation on or off: with it, the logits of an image are the mean
-// of the model's logits for the image and for its horizontal mirror (the flip of training-time
-// augmentation), which usually gains some accuracy for twice the inference cost.
-func (e *Evaluator) WithFlipTTA(on bool) *Evaluator {
-	if on != e.flipTTA && e.exec != nil {
+// WithTTA sets the test-time augmentation (default TTANone): the logits of an image become an
+// average of the model's logits over views of it (TTAFlip: the image and its mirror, the flip of
+// training-time augmentation; TTAFlipTranslate: also its 1-pixel translations), which usually
+// gains some accuracy for TTA.Views times the inference cost.
+func (e *Evaluator) WithTTA(t TTA) *Evaluator {
+	if t != e.tta && e.exec != nil {
 		e.exec.Finalize()
 		e.exec = nil
 	}
-	e.flipTTA = on
+	e.tta = t
 	return e
 }
+
+// TTA returns the test-time augmentation of e.
+func (e *Evaluator) TTA() TTA { return e.tta }
 
 // currentExec returns an exec that reads the current weights (see Evaluator).
 func (e *Evaluator) currentExec() (*model.Exec, error) {
@@ -150,15 +154,10 @@ func (e *Evaluator) currentExec() (*model.Exec, error) {
 		e.exec.Finalize()
 	}
 	m := e.trained.Model
-	flip := e.flipTTA
+	tta := e.tta
 	exec, err := model.NewExec(e.backend, e.trained.store, func(scope *model.Scope, images *graph.Node) *graph.Node {
 		forward := e.trained.Forward(false)
-		logits := forward(scope, images)
-		if flip {
-			mirrored := forward(scope, graph.Reverse(images, 3)) // NCHW: axis 3 is the width.
-			logits = graph.MulScalar(graph.Add(logits, mirrored), 0.5)
-		}
-		return logits
+		return ttaLogits(tta, func(x *graph.Node) *graph.Node { return forward(scope, x) }, images)
 	})
 	if err != nil {
 		return nil, errors.WithMessagef(err, "creating the inference graph of %s", m.Name)

@@ -21,11 +21,11 @@ type evalRun struct {
 	seconds float64
 }
 
-// evaluateOn evaluates tr on s with flip TTA tta, on one device (devices 1) or sharded over a
+// evaluateOn evaluates tr on s with test-time augmentation tta, on one device (devices 1) or sharded over a
 // fresh mesh of devices devices, with the padding rows filled with pad.
-func evaluateOn(t *testing.T, b compute.Backend, tr *Trained, s *datasets.Set, devices int, tta bool, pad float32) evalRun {
+func evaluateOn(t *testing.T, b compute.Backend, tr *Trained, s *datasets.Set, devices int, tta TTA, pad float32) evalRun {
 	t.Helper()
-	e := NewEvaluator(b, tr).WithFlipTTA(tta)
+	e := NewEvaluator(b, tr).WithTTA(tta)
 	e.padValue = pad
 	if devices > 1 {
 		mesh, err := distributed.NewDeviceMesh([]int{devices}, []string{"batch"})
@@ -118,7 +118,7 @@ func compareEvaluations(t *testing.T, what string, got, want evalRun, numClasses
 // TestShardedEvaluationMatchesOneDevice evaluates the lecture's CNN and ConvNet7BN (100 classes,
 // seeded weights) on the first 1,030 CIFAR-100 test images — two full batches of 500 and a last
 // one of 30, padded — on one device and split across 2 and 4 of XLA's CPU devices, with and
-// without flip TTA: the logits, predictions, loss, accuracy and top-5 agree to float32 rounding.
+// without flip TTA (the lecture's CNN also with flip-translate TTA): the logits, predictions, loss, accuracy and top-5 agree to float32 rounding.
 func TestShardedEvaluationMatchesOneDevice(t *testing.T) {
 	b := testkit.Backends(t)["xla:cpu"]
 	if b.NumDevices() < 4 {
@@ -132,12 +132,12 @@ func TestShardedEvaluationMatchesOneDevice(t *testing.T) {
 	tests := []struct {
 		name     string
 		newModel func(int) *Model
-		tta      []bool
+		tta      []TTA
 		// tol bounds |Δlogit|, lossTol |Δloss|.
 		tol, lossTol float64
 	}{
-		{"LectureCNN", LectureCNN, []bool{false, true}, 1e-5, 1e-6},
-		{"ConvNet7BN", ConvNet7BN, []bool{false, true}, 1e-4, 1e-5},
+		{"LectureCNN", LectureCNN, []TTA{TTANone, TTAFlip, TTAFlipTranslate}, 1e-5, 1e-6},
+		{"ConvNet7BN", ConvNet7BN, []TTA{TTANone, TTAFlip}, 1e-4, 1e-5},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -179,8 +179,8 @@ func TestShardedEvaluationDropsPadding(t *testing.T) {
 		set := testkit.SyntheticSet(size, 15)
 		for _, n := range []int{1, 2, 3, 4} {
 			t.Run(fmt.Sprintf("%d_images_%d_devices", size, n), func(t *testing.T) {
-				zero := evaluateOn(t, b, tr, set, n, false, 0)
-				leak := evaluateOn(t, b, tr, set, n, false, leakPad)
+				zero := evaluateOn(t, b, tr, set, n, TTANone, 0)
+				leak := evaluateOn(t, b, tr, set, n, TTANone, leakPad)
 				if len(leak.ev.Predictions) != size || len(leak.logits) != 3*size {
 					t.Fatalf("%d predictions and %d logits, want %d and %d", len(leak.ev.Predictions), len(leak.logits), size, 3*size)
 				}

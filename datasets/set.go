@@ -122,6 +122,36 @@ func (s *Set) Subset(classIDs ...int) (*Set, error) {
 	return sub, nil
 }
 
+// FirstPerClass returns the first k images of every class of s, in the order of s, with the
+// same labels and classes: a smaller, class-balanced set for short experiments (e.g. k = 100 of
+// CIFAR-100's 500 training images per class). It fails if k < 1 or a class has fewer than k images.
+// The pixels are copied.
+func (s *Set) FirstPerClass(k int) (*Set, error) {
+	if k < 1 {
+		return nil, errors.Errorf("first %d images per class of %s: want k ≥ 1", k, s.Name)
+	}
+	counts := make([]int, s.NumClasses())
+	sub := &Set{Name: fmt.Sprintf("%s, %d per class", s.Name, k), ClassIDs: slices.Clone(s.ClassIDs),
+		ClassNames: slices.Clone(s.ClassNames), CoarseNames: slices.Clone(s.CoarseNames)}
+	for i, label := range s.Labels {
+		if counts[label] == k {
+			continue
+		}
+		counts[label]++
+		sub.Labels = append(sub.Labels, label)
+		sub.Pixels = append(sub.Pixels, s.Record(i)...)
+		if s.Coarse != nil {
+			sub.Coarse = append(sub.Coarse, s.Coarse[i])
+		}
+	}
+	for label, n := range counts {
+		if n < k {
+			return nil, errors.Errorf("first %d images per class of %s: class %d (%s) has only %d", k, s.Name, label, s.ClassNames[label], n)
+		}
+	}
+	return sub, nil
+}
+
 // idRange describes a list of class ids compactly for errors: "0..99" when contiguous.
 func idRange(ids []int) string {
 	contiguous := len(ids) > 0

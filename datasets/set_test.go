@@ -2,6 +2,7 @@ package datasets
 
 import (
 	"bytes"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -75,6 +76,30 @@ func TestSubset(t *testing.T) {
 	}
 	_, err = sub.Subset(1)
 	wantErr(t, err, "class id 1 is not in the set", "[0 55 58]")
+}
+
+// TestFirstPerClass checks the class-balanced prefix: which records it keeps, in order, with
+// their labels and coarse labels, and the errors for k < 1 and for a class with too few images.
+func TestFirstPerClass(t *testing.T) {
+	s := smallSet(t, 250) // Image i is of class i mod 100: classes 0..49 have 3 images, 50..99 have 2.
+	for _, k := range []int{1, 2} {
+		sub, err := s.FirstPerClass(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sub.Len() != 100*k || sub.NumClasses() != 100 || sub.Name != fmt.Sprintf("train, %d per class", k) {
+			t.Fatalf("k = %d: %d images of %d classes, name %q", k, sub.Len(), sub.NumClasses(), sub.Name)
+		}
+		for i := range sub.Len() { // The first k images of every class are records 0..100k−1.
+			if !bytes.Equal(sub.Record(i), s.Record(i)) || sub.Labels[i] != s.Labels[i] || sub.Coarse[i] != s.Coarse[i] {
+				t.Fatalf("k = %d: image %d is not record %d", k, i, i)
+			}
+		}
+	}
+	_, err := s.FirstPerClass(3)
+	wantErr(t, err, "first 3 images per class of train", "class 50", "has only 2")
+	_, err = s.FirstPerClass(0)
+	wantErr(t, err, "want k ≥ 1")
 }
 
 func TestCIFAR100SubsetByName(t *testing.T) {

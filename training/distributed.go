@@ -94,11 +94,11 @@ func storeMesh(store *model.Store, n int) *distributed.DeviceMesh {
 }
 
 // NewEvaluator returns the evaluator Train uses with cfg for t on b (the per-epoch figures), and
-// Experiment.Run for its final reports: cnn.NewEvaluator with cfg.TTA on one device, and with
+// Experiment.Run for its final reports: cnn.NewEvaluator with cfg.TTAMode() on one device, and with
 // cfg.Devices = N > 1 sharded over devices 0…N−1 on the mesh of data-parallel training (each
 // evaluation batch split in N equal shares, the last one padded; cnn.Evaluator.Sharded).
 func NewEvaluator(b compute.Backend, t *cnn.Trained, cfg TrainConfig) (*cnn.Evaluator, error) {
-	ev := cnn.NewEvaluator(b, t).WithFlipTTA(cfg.TTA)
+	ev := cnn.NewEvaluator(b, t).WithTTA(cfg.TTAMode())
 	if cfg.Devices <= 1 {
 		return ev, nil
 	}

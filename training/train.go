@@ -70,8 +70,11 @@ type TrainConfig struct {
 	// CrossEntropyLoss(label_smoothing=s): target = (1−s)·one-hot + s/C (0: none).
 	LabelSmoothing float64 `json:"label_smoothing,omitempty"`
 	// TTA evaluates with test-time augmentation: the mean of the logits of each image and of its
-	// horizontal mirror (cnn.Evaluator.WithFlipTTA).
+	// horizontal mirror (cnn.TTAFlip).
 	TTA bool `json:"tta,omitempty"`
+	// TTATranslate adds to TTA the image's 1-pixel translations up-left and down-right, each with
+	// its mirror (cnn.TTAFlipTranslate, airbench's test-time augmentation: 6 views); needs TTA.
+	TTATranslate bool `json:"tta_translate,omitempty"`
 	// Devices is the number of devices of the backend that share each batch (data parallelism, see
 	// the package documentation): BatchSize is the global batch, split in equal shares. 0 or 1 is
 	// the single-device path. Checkpoints do not depend on it: a run may resume on another count.
@@ -110,6 +113,18 @@ func DefaultTrainConfig() TrainConfig {
 	return TrainConfig{Epochs: 60, BatchSize: 64, Optimizer: OptimizerMomentum, LearningRate: 0.05, Momentum: 0.9, Seed: 1}
 }
 
+// CIFAR100Recipe returns the fast-training recipe of `cnnlab train --preset cifar100-1h` for the
+// given epochs (the preset trains ConvNet7BN on all 100 classes with it): Nesterov momentum 0.9 at
+// a peak rate of 0.4, batch 512, a warm-up over 20 % of the steps from 0.1 of the peak then a
+// linear decay to 0, decoupled weight decay 0.005, label smoothing 0.2, random flips and ±2-pixel
+// translations, and flip TTA in evaluation. The schedule is in fractions of the steps, so any
+// epochs give a complete schedule.
+func CIFAR100Recipe(epochs int) TrainConfig {
+	return TrainConfig{Epochs: epochs, BatchSize: 512, Optimizer: OptimizerMomentum, LearningRate: 0.4,
+		Momentum: 0.9, Nesterov: true, DecoupledWeightDecay: 0.005, WarmupFraction: 0.2, WarmupStart: 0.1,
+		LabelSmoothing: 0.2, Augment: true, AugmentTranslate: 2, TTA: true, Seed: 1}
+}
+
 // Validate checks the hyper-parameters, each on its own: the error names the field, its value and
 // the values it takes.
 func (c *TrainConfig) Validate() error {
@@ -140,6 +155,7 @@ func (c *TrainConfig) Validate() error {
 		{"LookaheadDecay", c.LookaheadDecay, c.LookaheadEvery > 0 && !(c.LookaheadDecay > 0 && c.LookaheadDecay < 1), "in (0, 1) with lookahead"},
 		{"FinalLearningRate", c.FinalLearningRate, c.WarmupFraction > 0 && c.FinalLearningRate > c.LearningRate,
 			fmt.Sprintf("≤ LearningRate %g with a warm-up", c.LearningRate)},
+		{"TTATranslate", c.TTATranslate, c.TTATranslate && !c.TTA, "false without TTA (the translations extend the flip TTA)"},
 	}
 	for _, check := range checks {
 		if check.bad {
@@ -147,6 +163,18 @@ func (c *TrainConfig) Validate() error {
 		}
 	}
 	return nil
+}
+
+// TTAMode returns the test-time augmentation of the evaluations of c: cnn.TTANone, cnn.TTAFlip
+// (TTA) or cnn.TTAFlipTranslate (TTA and TTATranslate).
+func (c TrainConfig) TTAMode() cnn.TTA {
+	switch {
+	case c.TTA && c.TTATranslate:
+		return cnn.TTAFlipTranslate
+	case c.TTA:
+		return cnn.TTAFlip
+	}
+	return cnn.TTANone
 }
 
 // knownOptimizer reports whether name is an optimizer of NewOptimizer ("" is momentum).
@@ -293,7 +321,7 @@ func newSession(ctx context.Context, b compute.Backend, t *cnn.Trained, trainSet
 		return nil, errors.Errorf("training set %s has %d classes, model %s has %d outputs", trainSet.Name, trainSet.NumClasses(), t.Model.Name, n)
 	}
 	s := &session{ctx: ctx, backend: b, trained: t, trainSet: trainSet, testSet: testSet, cfg: cfg,
-		state: &CheckpointState{Config: cfg, TrainSetSHA256: trainSet.SHA256()}, eval: cnn.NewEvaluator(b, t).WithFlipTTA(cfg.TTA)}
+		state: &CheckpointState{Config: cfg, TrainSetSHA256: trainSet.SHA256()}, eval: cnn.NewEvaluator(b, t).WithTTA(cfg.TTAMode())}
 	if err := CheckDevices(cfg.Devices, b.NumDevices(), cfg.BatchSize); err != nil {
 		return nil, errors.WithMessagef(err, "data-parallel training on %s", b.Name())
 	}
@@ -627,8 +655,8 @@ func (c TrainConfig) String() string {
 	if c.LookaheadEvery > 0 {
 		s += fmt.Sprintf(", lookahead every %d steps (decay %g)", c.LookaheadEvery, c.LookaheadDecay)
 	}
-	if c.TTA {
-		s += ", flip TTA"
+	if m := c.TTAMode(); m != cnn.TTANone {
+		s += fmt.Sprintf(", %s TTA", m)
 	}
 	if c.Devices > 1 {
 		s += fmt.Sprintf(", data-parallel on %d devices (%d images each)", c.Devices, c.BatchSize/c.Devices)

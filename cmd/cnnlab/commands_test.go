@@ -33,6 +33,8 @@ func TestCommandErrors(t *testing.T) {
 		{"eval without model", []string{"eval"}, 1, "--model-dir is required"},
 		{"missing checkpoint", []string{"eval", "--model-dir", filepath.Join(dir, "absent")}, 1, "no saved model"},
 		{"corrupt checkpoint", []string{"eval", "--model-dir", corrupt}, 1, "corrupt checkpoint"},
+		{"unknown TTA", []string{"eval", "--model-dir", corrupt, "--tta", "mirror"}, 1, `--tta: test-time augmentation "mirror": want none, flip, flip-translate`},
+		{"translate TTA without TTA", []string{"train", "--tta-translate", "--epochs", "1"}, 1, "TTATranslate = true, want false without TTA"},
 		{"predict without images", []string{"predict", "--model-dir", corrupt}, 1, "no image given"},
 		{"unreadable image", []string{"predict", "--model-dir", corrupt, notImage}, 1, "not-an-image.png"},
 		{"missing image", []string{"predict", "--model-dir", corrupt, filepath.Join(dir, "absent.jpg")}, 1, "absent.jpg"},

@@ -41,7 +41,7 @@ type trainFlags struct {
 	augment, quick, noProgress, evalAll bool
 	restart                             bool
 	// The recipe pieces of fast CIFAR training (see training.TrainConfig).
-	nesterov, tta                                    bool
+	nesterov, tta, ttaTranslate                      bool
 	decoupledWD, warmup, warmupStart, labelSmoothing float64
 	translate                                        int
 	// devices is the number of devices of the backend that share each batch (data parallelism).
@@ -83,6 +83,7 @@ func (f *trainFlags) register(fs *flag.FlagSet, defaultOut string) {
 	fs.Float64Var(&f.labelSmoothing, "label-smoothing", 0, "label smoothing s of the cross-entropy, as PyTorch's (0: none)")
 	fs.IntVar(&f.translate, "translate", 0, fmt.Sprintf("largest translation of --augment in pixels (0: %d)", datasets.AugmentPadding))
 	fs.BoolVar(&f.tta, "tta", false, "evaluate with test-time augmentation: mean logits of each image and its mirror")
+	fs.BoolVar(&f.ttaTranslate, "tta-translate", false, "with --tta, also average the image's 1-pixel translations up-left and down-right and their mirrors (airbench's TTA: 6 passes per image)")
 	fs.IntVar(&f.devices, "devices", 1, "devices of the backend that share each batch, data-parallel: --batch is the global batch, "+
 		"split evenly (see docs/distributed.md)")
 	fs.IntVar(&f.lookahead, "lookahead", 0, "lookahead (airbench's form): every this many steps pull slow weights towards the fast ones and reset the fast ones to them; the final weights are the slow ones (0: none)")
@@ -98,7 +99,7 @@ func (f *trainFlags) config(fs *flag.FlagSet) (training.TrainConfig, error) {
 		FinalLearningRate: f.lrFinal, Momentum: f.momentum, WeightDecay: f.weightDecay, Seed: f.seed,
 		Augment: f.augment, CheckpointEvery: f.checkpointEvery, EvalTrain: f.evalAll,
 		Nesterov: f.nesterov, DecoupledWeightDecay: f.decoupledWD, WarmupFraction: f.warmup, WarmupStart: f.warmupStart,
-		LabelSmoothing: f.labelSmoothing, AugmentTranslate: f.translate, TTA: f.tta, Devices: f.devices}
+		LabelSmoothing: f.labelSmoothing, AugmentTranslate: f.translate, TTA: f.tta, TTATranslate: f.ttaTranslate, Devices: f.devices}
 	if f.lookahead > 0 {
 		cfg.LookaheadEvery, cfg.LookaheadDecay = f.lookahead, f.lookaheadDecay
 	}

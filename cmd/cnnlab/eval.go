@@ -5,6 +5,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/cnnlab/cnnlab/cnn"
 	"github.com/cnnlab/cnnlab/datasets"
@@ -20,6 +21,7 @@ func runEval(args []string, stdout io.Writer) error {
 	split := fs.String("split", "test", "which images: test or train")
 	backendFlag := fs.String("backend", "", backendUsage)
 	data := fs.String("data", "", dataUsage)
+	ttaName := fs.String("tta", cnn.TTANone.String(), "test-time augmentation: none, flip (the image and its mirror) or flip-translate (also its 1-pixel translations: airbench's)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -31,6 +33,10 @@ func runEval(args []string, stdout io.Writer) error {
 	}
 	if *split != "test" && *split != "train" {
 		return errors.Errorf("--split %q: want test or train", *split)
+	}
+	tta, err := cnn.ParseTTA(*ttaName)
+	if err != nil {
+		return errors.WithMessage(err, "--tta")
 	}
 	t, _, err := training.LoadModel(*modelDir)
 	if err != nil {
@@ -45,7 +51,8 @@ func runEval(args []string, stdout io.Writer) error {
 		return err
 	}
 	defer b.Finalize()
-	ev, err := cnn.NewEvaluator(b, t).Evaluate(set)
+	start := time.Now()
+	ev, err := cnn.NewEvaluator(b, t).WithTTA(tta).Evaluate(set)
 	if err != nil {
 		return err
 	}
@@ -57,8 +64,8 @@ func runEval(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%s on %s (%d images): loss %.4f, accuracy %.4f\n\n%s\nconfusion matrix (rows: true, columns: predicted):\n%s",
-		t.Model.Name, set.Name, set.Len(), ev.Loss, ev.Accuracy, report, metrics.FormatConfusionMatrix(confusion, t.Model.ClassNames))
+	fmt.Fprintf(stdout, "%s on %s (%d images, %s TTA, %.1f s): loss %.4f, accuracy %.4f, top-5 %.4f\n\n%s\nconfusion matrix (rows: true, columns: predicted):\n%s",
+		t.Model.Name, set.Name, set.Len(), tta, time.Since(start).Seconds(), ev.Loss, ev.Accuracy, ev.Top5, report, metrics.FormatConfusionMatrix(confusion, t.Model.ClassNames))
 	return nil
 }
 
