@@ -99,4 +99,12 @@ func TestCurves(t *testing.T) {
 	if html, err := curvesHTML("CNN", h); err != nil || !strings.HasPrefix(html, `<img src="data:image/png;base64,`) {
 		t.Errorf("curvesHTML = %.40q…, %v", html, err)
 	}
+	// An epoch without a test evaluation has a train point only.
+	h = append([]training.EpochStats{{Epoch: 1, TrainLoss: 1.2, TestSkipped: true}}, h...)
+	h[1].Epoch, h[2].Epoch = 2, 3
+	loss, _ = Curves("CNN", h)
+	if train, test := loss.Series[0], loss.Series[1]; !slices.Equal(train.X, []float64{1, 2, 3}) || !slices.Equal(test.X, []float64{2, 3}) ||
+		!slices.Equal(test.Y, []float64{0.8, 0.5}) {
+		t.Errorf("with a skipped test: train %+v, test %+v", train, test)
+	}
 }

@@ -28,10 +28,11 @@ func Plural(n int, one, few, many string) string {
 // RussianProgressText is the training progress display in Russian, for the notebooks (Run sets it).
 func RussianProgressText() training.ProgressText {
 	return training.ProgressText{
-		Compiling: "эпоха %d/%d, шаг %d/%d: loss %.4f, точность %.4f (компиляция графа)",
-		Step:      "эпоха %d/%d, шаг %d/%d: loss %.4f, точность %.4f, %.0f изобр./с, осталось %s",
-		Epoch:     "эпоха %d/%d: train loss %.4f, точность %.4f | test loss %.4f, точность %.4f | %.1f с, %.0f изобр./с",
-		Finished:  "обучение уже завершено в контрольной точке: эпох %d, шагов %d",
-		Resuming:  "продолжение с контрольной точки: эпоха %d, шаг %d в эпохе, шаг %d от начала",
+		Compiling:     "эпоха %d/%d, шаг %d/%d: loss %.4f, точность %.4f (компиляция графа)",
+		Step:          "эпоха %d/%d, шаг %d/%d: loss %.4f, точность %.4f, %.0f изобр./с, осталось %s",
+		Epoch:         "эпоха %d/%d: train loss %.4f, точность %.4f | test loss %.4f, точность %.4f | %.1f с, %.0f изобр./с",
+		EpochUntested: "эпоха %d/%d: train loss %.4f, точность %.4f | %.1f с, %.0f изобр./с",
+		Finished:      "обучение уже завершено в контрольной точке: эпох %d, шагов %d",
+		Resuming:      "продолжение с контрольной точки: эпоха %d, шаг %d в эпохе, шаг %d от начала",
 	}
 }

@@ -41,7 +41,7 @@ func TestRussianProgressText(t *testing.T) {
 	}
 	// Every format takes the arguments of the English one, in the same order and kinds.
 	en, ru := training.EnglishProgressText(), RussianProgressText()
-	pairs := [][2]string{{en.Compiling, ru.Compiling}, {en.Step, ru.Step}, {en.Epoch, ru.Epoch}, {en.Finished, ru.Finished}, {en.Resuming, ru.Resuming}}
+	pairs := [][2]string{{en.Compiling, ru.Compiling}, {en.Step, ru.Step}, {en.Epoch, ru.Epoch}, {en.EpochUntested, ru.EpochUntested}, {en.Finished, ru.Finished}, {en.Resuming, ru.Resuming}}
 	verbs := regexp.MustCompile(`%[-+ #0-9.]*[a-zA-Z]`)
 	for _, pair := range pairs {
 		if e, r := verbs.FindAllString(pair[0], -1), verbs.FindAllString(pair[1], -1); !slices.Equal(e, r) {

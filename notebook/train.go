@@ -45,23 +45,29 @@ func Run(b compute.Backend, e *training.Experiment, notebookName, runName string
 }
 
 // Curves returns the loss and accuracy charts of a training history: train solid, test dashed, by
-// epoch. (Train accuracy is the mean over the epoch's batches, as EpochStats has it.)
+// epoch; epochs without a test evaluation (EpochStats.TestSkipped) have no test point. (Train
+// accuracy is the mean over the epoch's batches, as EpochStats has it.)
 func Curves(title string, h []training.EpochStats) (loss, accuracy plot.Chart) {
-	x := plot.Range(1, len(h))
-	series := func(get func(training.EpochStats) float64) []float64 {
-		values := make([]float64, len(h))
-		for i, s := range h {
-			values[i] = get(s)
+	series := func(test bool, get func(training.EpochStats) float64) plot.Series {
+		s := plot.Series{Name: "train", Dashed: test}
+		if test {
+			s.Name = "test"
 		}
-		return values
+		for _, e := range h {
+			if test && e.TestSkipped {
+				continue
+			}
+			s.X, s.Y = append(s.X, float64(e.Epoch)), append(s.Y, get(e))
+		}
+		return s
 	}
 	loss = plot.Chart{Title: title + ": потери (cross-entropy)", XLabel: "эпоха", YLabel: "loss", Series: []plot.Series{
-		{Name: "train", X: x, Y: series(func(s training.EpochStats) float64 { return s.TrainLoss })},
-		{Name: "test", X: x, Y: series(func(s training.EpochStats) float64 { return s.TestLoss }), Dashed: true},
+		series(false, func(s training.EpochStats) float64 { return s.TrainLoss }),
+		series(true, func(s training.EpochStats) float64 { return s.TestLoss }),
 	}}
 	accuracy = plot.Chart{Title: title + ": точность", XLabel: "эпоха", YLabel: "accuracy", Series: []plot.Series{
-		{Name: "train", X: x, Y: series(func(s training.EpochStats) float64 { return s.TrainAccuracy })},
-		{Name: "test", X: x, Y: series(func(s training.EpochStats) float64 { return s.TestAccuracy }), Dashed: true},
+		series(false, func(s training.EpochStats) float64 { return s.TrainAccuracy }),
+		series(true, func(s training.EpochStats) float64 { return s.TestAccuracy }),
 	}}
 	return loss, accuracy
 }

@@ -37,6 +37,9 @@ type ProgressText struct {
 	// Epoch is an epoch line: epoch, epochs, train loss, train accuracy, test loss, test accuracy,
 	// seconds, images/s.
 	Epoch string
+	// EpochUntested is the line of an epoch after which the test set was not evaluated
+	// (TrainConfig.TestEvery): epoch, epochs, train loss, train accuracy, seconds, images/s.
+	EpochUntested string
 	// Finished says a checkpoint already holds the whole training: epochs, global steps.
 	Finished string
 	// Resuming says training resumes from a checkpoint: epoch (1-based), step in it, global step.
@@ -46,11 +49,12 @@ type ProgressText struct {
 // EnglishProgressText is the progress display's default wording.
 func EnglishProgressText() ProgressText {
 	return ProgressText{
-		Compiling: "epoch %d/%d step %d/%d loss %.4f acc %.4f (compiling)",
-		Step:      "epoch %d/%d step %d/%d loss %.4f acc %.4f %.0f img/s left %s",
-		Epoch:     "epoch %d/%d: train loss %.4f acc %.4f | test loss %.4f acc %.4f | %.1fs, %.0f img/s",
-		Finished:  "training already finished in the checkpoint: %d epochs, %d steps",
-		Resuming:  "resuming from checkpoint: epoch %d, step %d of the epoch, global step %d",
+		Compiling:     "epoch %d/%d step %d/%d loss %.4f acc %.4f (compiling)",
+		Step:          "epoch %d/%d step %d/%d loss %.4f acc %.4f %.0f img/s left %s",
+		Epoch:         "epoch %d/%d: train loss %.4f acc %.4f | test loss %.4f acc %.4f | %.1fs, %.0f img/s",
+		EpochUntested: "epoch %d/%d: train loss %.4f acc %.4f | %.1fs, %.0f img/s",
+		Finished:      "training already finished in the checkpoint: %d epochs, %d steps",
+		Resuming:      "resuming from checkpoint: epoch %d, step %d of the epoch, global step %d",
 	}
 }
 
@@ -147,7 +151,11 @@ func (p *Progress) Epoch(s EpochStats) {
 		return
 	}
 	p.clear()
-	fmt.Fprintf(p.w, p.text.Epoch+"\n",
-		s.Epoch, p.epochs, s.TrainLoss, s.TrainAccuracy, s.TestLoss, s.TestAccuracy, s.Seconds, s.ImagesPerSecond)
+	if s.TestSkipped {
+		fmt.Fprintf(p.w, p.text.EpochUntested+"\n", s.Epoch, p.epochs, s.TrainLoss, s.TrainAccuracy, s.Seconds, s.ImagesPerSecond)
+	} else {
+		fmt.Fprintf(p.w, p.text.Epoch+"\n",
+			s.Epoch, p.epochs, s.TrainLoss, s.TrainAccuracy, s.TestLoss, s.TestAccuracy, s.Seconds, s.ImagesPerSecond)
+	}
 	p.lastLine = time.Now()
 }

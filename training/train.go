@@ -98,6 +98,11 @@ type TrainConfig struct {
 	// EvalTrain evaluates the whole training set after every epoch instead of reporting the running
 	// mean of the epoch's batches (slower, exact).
 	EvalTrain bool `json:"-"`
+	// TestEvery, when > 1, evaluates the test set only after every TestEvery-th epoch and after the
+	// last (EpochStats.TestSkipped marks the others), so that the evaluations, which cost time
+	// inside a training budget, are fewer; 0 or 1: after every epoch. It does not change the
+	// training, so a run may resume with another value.
+	TestEvery int `json:"-"`
 	// AfterStep, if not nil, is called after every training step with the global step count; an
 	// error stops training (after a checkpoint, if configured) and is returned by Train.
 	AfterStep func(globalStep int) error `json:"-"`
@@ -143,6 +148,7 @@ func (c *TrainConfig) Validate() error {
 		{"Momentum", c.Momentum, !isFinite(c.Momentum) || c.Momentum < 0 || c.Momentum >= 1, "in [0, 1)"},
 		{"WeightDecay", c.WeightDecay, !isFinite(c.WeightDecay) || c.WeightDecay < 0, "finite and ≥ 0"},
 		{"CheckpointEvery", c.CheckpointEvery, c.CheckpointEvery < 0, "≥ 0 steps (0: at the end of epochs only)"},
+		{"TestEvery", c.TestEvery, c.TestEvery < 0, "≥ 0 epochs (0 or 1: after every epoch)"},
 		{"LabelSmoothing", c.LabelSmoothing, !(c.LabelSmoothing >= 0 && c.LabelSmoothing < 1), "in [0, 1)"},
 		{"WarmupFraction", c.WarmupFraction, !(c.WarmupFraction >= 0 && c.WarmupFraction < 1), "in [0, 1)"},
 		{"WarmupStart", c.WarmupStart, !(c.WarmupStart >= 0 && c.WarmupStart <= 1), "in [0, 1]"},
@@ -238,6 +244,9 @@ type EpochStats struct {
 	TrainAccuracy float64 `json:"train_accuracy"`
 	TestLoss      float64 `json:"test_loss"`
 	TestAccuracy  float64 `json:"test_accuracy"`
+	// TestSkipped says the test set was not evaluated after this epoch (TrainConfig.TestEvery):
+	// TestLoss and TestAccuracy are then 0 and mean nothing.
+	TestSkipped bool `json:"test_skipped,omitempty"`
 	// Seconds is the wall time of the epoch's training steps; ImagesPerSecond their throughput.
 	Seconds         float64 `json:"seconds"`
 	ImagesPerSecond float64 `json:"images_per_second"`
@@ -529,6 +538,12 @@ func (s *session) afterStep(timed int, since time.Time) error {
 	return nil
 }
 
+// testsAfter reports whether Train evaluates the test set after epoch (1-based) under cfg: after
+// every TestEvery-th epoch and after the last (TestEvery 0 or 1: after every epoch).
+func testsAfter(cfg TrainConfig, epoch int) bool {
+	return cfg.TestEvery <= 1 || epoch%cfg.TestEvery == 0 || epoch == cfg.Epochs
+}
+
 // evaluateEpoch fills the train and test figures of an epoch.
 func (s *session) evaluateEpoch(stats *EpochStats) error {
 	st := s.state
@@ -543,7 +558,9 @@ func (s *session) evaluateEpoch(stats *EpochStats) error {
 		}
 		stats.TrainLoss, stats.TrainAccuracy = ev.Loss, ev.Accuracy
 	}
-	if s.testSet != nil {
+	if s.testSet != nil && !testsAfter(s.cfg, stats.Epoch) {
+		stats.TestSkipped = true
+	} else if s.testSet != nil {
 		ev, err := s.eval.Evaluate(s.testSet)
 		if err != nil {
 			return err

@@ -316,3 +316,42 @@ func TestAfterEpoch(t *testing.T) {
 		t.Errorf("AfterEpoch saw histories of lengths %v, want [1 2]", lengths)
 	}
 }
+
+// TestTestEvery checks that TestEvery = 2 over 5 epochs evaluates the test set after epochs 2, 4
+// and 5 only, marks the others TestSkipped (and prints them without test figures), and leaves the
+// training itself unchanged: the same train losses, and the same test figures where evaluated, as
+// evaluating after every epoch.
+func TestTestEvery(t *testing.T) {
+	set := testkit.SyntheticSet(48, 3)
+	b := testkit.Backends(t)["xla:cpu"]
+	run := func(every int) ([]EpochStats, string) {
+		cfg := quickConfig(5)
+		cfg.TestEvery = every
+		var out strings.Builder
+		cfg.Progress = &out
+		trained, err := cnn.NewTrained(cnn.LectureCNN(3), 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := Train(context.Background(), b, trained, set, set, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h, out.String()
+	}
+	all, _ := run(0)
+	some, text := run(2)
+	for i, h := range some {
+		wantSkipped := h.Epoch == 1 || h.Epoch == 3
+		if h.TestSkipped != wantSkipped || all[i].TestSkipped {
+			t.Errorf("epoch %d: TestSkipped %v (every epoch: %v), want %v", h.Epoch, h.TestSkipped, all[i].TestSkipped, wantSkipped)
+		}
+		if h.TrainLoss != all[i].TrainLoss || (!wantSkipped && (h.TestLoss != all[i].TestLoss || h.TestAccuracy != all[i].TestAccuracy)) {
+			t.Errorf("epoch %d: %+v, evaluating every epoch %+v", h.Epoch, h, all[i])
+		}
+	}
+	if !strings.Contains(text, "epoch 1/5: train loss") || strings.Contains(strings.Split(text, "epoch 2/5")[0], "test loss") ||
+		!strings.Contains(text, "epoch 5/5: train loss") {
+		t.Errorf("progress lines:\n%s", text)
+	}
+}

@@ -46,6 +46,7 @@ type trainFlags struct {
 	translate                                        int
 	// devices is the number of devices of the backend that share each batch (data parallelism).
 	devices        int
+	testEvery      int
 	lookahead      int
 	lookaheadDecay float64
 }
@@ -86,6 +87,7 @@ func (f *trainFlags) register(fs *flag.FlagSet, defaultOut string) {
 	fs.BoolVar(&f.ttaTranslate, "tta-translate", false, "with --tta, also average the image's 1-pixel translations up-left and down-right and their mirrors (airbench's TTA: 6 passes per image)")
 	fs.IntVar(&f.devices, "devices", 1, "devices of the backend that share each batch, data-parallel: --batch is the global batch, "+
 		"split evenly (see docs/distributed.md)")
+	fs.IntVar(&f.testEvery, "test-every", 1, "evaluate the test set after every this many epochs and after the last (fewer evaluations inside a time budget; the curve gets fewer points)")
 	fs.IntVar(&f.lookahead, "lookahead", 0, "lookahead (airbench's form): every this many steps pull slow weights towards the fast ones and reset the fast ones to them; the final weights are the slow ones (0: none)")
 	fs.Float64Var(&f.lookaheadDecay, "lookahead-decay", 0.95, "per-step decay of --lookahead: the pull keeps decay^steps·(step/total)³ of the slow weights")
 }
@@ -99,7 +101,7 @@ func (f *trainFlags) config(fs *flag.FlagSet) (training.TrainConfig, error) {
 		FinalLearningRate: f.lrFinal, Momentum: f.momentum, WeightDecay: f.weightDecay, Seed: f.seed,
 		Augment: f.augment, CheckpointEvery: f.checkpointEvery, EvalTrain: f.evalAll,
 		Nesterov: f.nesterov, DecoupledWeightDecay: f.decoupledWD, WarmupFraction: f.warmup, WarmupStart: f.warmupStart,
-		LabelSmoothing: f.labelSmoothing, AugmentTranslate: f.translate, TTA: f.tta, TTATranslate: f.ttaTranslate, Devices: f.devices}
+		LabelSmoothing: f.labelSmoothing, AugmentTranslate: f.translate, TTA: f.tta, TTATranslate: f.ttaTranslate, Devices: f.devices, TestEvery: f.testEvery}
 	if f.lookahead > 0 {
 		cfg.LookaheadEvery, cfg.LookaheadDecay = f.lookahead, f.lookaheadDecay
 	}
@@ -152,6 +154,7 @@ func (f *trainFlags) validate(fs *flag.FlagSet) error {
 		{"label-smoothing", !(f.labelSmoothing >= 0 && f.labelSmoothing < 1), "a smoothing in [0, 1)"},
 		{"translate", f.translate < 0 || f.translate > 16, "a translation of 0…16 pixels"},
 		{"devices", f.devices < 1, "a number of devices ≥ 1"},
+		{"test-every", f.testEvery < 1, "a number of epochs ≥ 1 (1: after every epoch)"},
 		{"batch", f.devices > 1 && f.batch%f.devices != 0,
 			fmt.Sprintf("a multiple of --devices %d (each device takes an equal share of the batch)", f.devices)},
 		{"lookahead", f.lookahead < 0, "a number of steps ≥ 0 (0: none)"},
@@ -262,14 +265,19 @@ func writeJSON(path string, v any) error {
 // writeFileAtomic writes data to path through a synced temporary file (see atomicfile).
 func writeFileAtomic(path string, data []byte) error { return atomicfile.WriteFile(path, data) }
 
-// writeHistory writes the history as history.csv and history.json in dir.
+// writeHistory writes the history as history.csv and history.json in dir; in the CSV the test
+// cells of an epoch without a test evaluation (--test-every) are empty.
 func writeHistory(dir string, history []training.EpochStats) error {
 	var b strings.Builder
 	w := csv.NewWriter(&b)
 	_ = w.Write([]string{"epoch", "step", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "seconds", "images_per_second"})
 	for _, s := range history {
+		testLoss, testAccuracy := ff(s.TestLoss), ff(s.TestAccuracy)
+		if s.TestSkipped {
+			testLoss, testAccuracy = "", ""
+		}
 		_ = w.Write([]string{strconv.Itoa(s.Epoch), strconv.Itoa(s.Step), ff(s.TrainLoss), ff(s.TrainAccuracy),
-			ff(s.TestLoss), ff(s.TestAccuracy), ff(s.Seconds), ff(s.ImagesPerSecond)})
+			testLoss, testAccuracy, ff(s.Seconds), ff(s.ImagesPerSecond)})
 	}
 	w.Flush()
 	if err := writeFileAtomic(filepath.Join(dir, "history.csv"), []byte(b.String())); err != nil {

@@ -46,7 +46,7 @@ func TestPresetCIFAR100(t *testing.T) {
 	want.CheckpointEvery, want.Devices = 100, 1 // --checkpoint-every of the preset, --devices' default.
 	got, _ := json.Marshal(cfg)
 	wantJSON, _ := json.Marshal(want)
-	if string(got) != string(wantJSON) {
+	if string(got) != string(wantJSON) || cfg.TestEvery != 2 {
 		t.Errorf("preset config\n %s\nwant\n %s", got, wantJSON)
 	}
 	// Flags given override the preset; the schedule is a fraction of the steps, so it follows --epochs.
@@ -161,5 +161,36 @@ func TestTrainRecipeReport(t *testing.T) {
 	if want := "flip-translate TTA, "; !strings.Contains(stdout.String(), want) ||
 		!strings.Contains(stdout.String(), fmt.Sprintf("accuracy %.4f, top-5 1.0000", rep.TestAccuracy)) {
 		t.Errorf("eval with flip-translate TTA, want accuracy %.4f as in the report:\n%s", rep.TestAccuracy, stdout.String())
+	}
+}
+
+// TestTrainTestEvery trains 3 epochs with --test-every 2: the test set is evaluated after epochs 2
+// and 3 only, so history.csv leaves epoch 1's test cells empty and the curve has epochs 2 and 3.
+func TestTrainTestEvery(t *testing.T) {
+	testenv.CIFAR100Dir(t)
+	out := filepath.Join(t.TempDir(), "out")
+	var stdout, stderr bytes.Buffer
+	args := []string{"train", "--out", out, "--no-progress", "--backend", "xla:cpu", "--epochs", "3", "--test-every", "2", "--batch", "256"}
+	if code := run(args, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d:\n%s%s", code, stdout.String(), stderr.String())
+	}
+	csvText, err := os.ReadFile(filepath.Join(out, "history.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(csvText)), "\n")
+	if len(lines) != 4 || !strings.Contains(lines[1], ",,") || strings.Contains(lines[2], ",,") || strings.Contains(lines[3], ",,") {
+		t.Errorf("history.csv:\n%s", csvText)
+	}
+	data, err := os.ReadFile(filepath.Join(out, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep runReport
+	if err := json.Unmarshal(data, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Curve) != 2 || rep.Curve[0].Epoch != 2 || rep.Curve[1].Epoch != 3 || rep.Curve[1].TestAccuracy != rep.History[2].TestAccuracy || !rep.History[0].TestSkipped {
+		t.Errorf("curve %+v, history %+v", rep.Curve, rep.History)
 	}
 }

@@ -201,7 +201,9 @@ func newRunReport(b compute.Backend, e *training.Experiment, r *training.Experim
 	minutes := 0.0
 	for _, h := range r.History {
 		minutes += h.Seconds / 60
-		curve = append(curve, curvePoint{Epoch: h.Epoch, Minutes: minutes, TestAccuracy: h.TestAccuracy})
+		if !h.TestSkipped {
+			curve = append(curve, curvePoint{Epoch: h.Epoch, Minutes: minutes, TestAccuracy: h.TestAccuracy})
+		}
 	}
 	// Throughput in the steady state: the first epoch includes graph compilation.
 	steady := r.History
