@@ -108,14 +108,7 @@ func TestTrainRecipeReport(t *testing.T) {
 	if code := run(args, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d:\n%s%s", code, stdout.String(), stderr.String())
 	}
-	data, err := os.ReadFile(filepath.Join(out, "report.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rep runReport
-	if err := json.Unmarshal(data, &rep); err != nil {
-		t.Fatal(err)
-	}
+	rep := readRunReport(t, out)
 	if !(rep.TestTop5 == 1) { // 5 classes: every label is among the 5 highest scores.
 		t.Errorf("top-5 of 5 classes = %v, want 1", rep.TestTop5)
 	}
@@ -182,6 +175,15 @@ func TestTrainTestEvery(t *testing.T) {
 	if len(lines) != 4 || !strings.Contains(lines[1], ",,") || strings.Contains(lines[2], ",,") || strings.Contains(lines[3], ",,") {
 		t.Errorf("history.csv:\n%s", csvText)
 	}
+	rep := readRunReport(t, out)
+	if len(rep.Curve) != 2 || rep.Curve[0].Epoch != 2 || rep.Curve[1].Epoch != 3 || rep.Curve[1].TestAccuracy != rep.History[2].TestAccuracy || !rep.History[0].TestSkipped {
+		t.Errorf("curve %+v, history %+v", rep.Curve, rep.History)
+	}
+}
+
+// readRunReport reads the report.json of a training's output directory out.
+func readRunReport(t *testing.T, out string) runReport {
+	t.Helper()
 	data, err := os.ReadFile(filepath.Join(out, "report.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -190,7 +192,5 @@ func TestTrainTestEvery(t *testing.T) {
 	if err := json.Unmarshal(data, &rep); err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Curve) != 2 || rep.Curve[0].Epoch != 2 || rep.Curve[1].Epoch != 3 || rep.Curve[1].TestAccuracy != rep.History[2].TestAccuracy || !rep.History[0].TestSkipped {
-		t.Errorf("curve %+v, history %+v", rep.Curve, rep.History)
-	}
+	return rep
 }
