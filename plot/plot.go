@@ -49,6 +49,9 @@ type Chart struct {
 	LogY bool
 	// Marks are vertical lines drawn across the chart.
 	Marks []Mark
+	// LegendLeft puts the legend at the top left instead of the top right (for lines that rise to
+	// the right).
+	LegendLeft bool
 }
 
 // PNG renders the chart as a PNG image.
@@ -62,6 +65,7 @@ func (c Chart) PNG() ([]byte, error) {
 	p.Y.Label.Text = c.YLabel
 	p.Add(plotter.NewGrid())
 	p.Legend.Top = true
+	p.Legend.Left = c.LegendLeft
 	if c.LogY {
 		p.Y.Scale = gonumplot.LogScale{}
 		p.Y.Tick.Marker = gonumplot.LogTicks{Prec: -1}

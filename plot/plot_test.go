@@ -27,6 +27,38 @@ func TestChartPNG(t *testing.T) {
 	}
 }
 
+// TestChartLegendLeft checks that LegendLeft moves the legend: the top-left quarter of the plot
+// area, where the rising lines are low, holds more dark pixels (the legend's text) with it.
+func TestChartLegendLeft(t *testing.T) {
+	dark := func(left bool) int {
+		chart := Chart{Title: "accuracy", XLabel: "epoch", YLabel: "accuracy", LegendLeft: left, Series: []Series{
+			{Name: "a long series name", X: Range(1, 4), Y: []float64{0.1, 0.2, 0.3, 0.4}},
+			{Name: "another series", X: Range(1, 4), Y: []float64{0.1, 0.15, 0.25, 0.35}, Dashed: true},
+		}}
+		data, err := chart.PNG()
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := png.Decode(bytes.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := img.Bounds()
+		n := 0
+		for y := b.Min.Y + b.Dy()/10; y < b.Min.Y+b.Dy()/3; y++ {
+			for x := b.Min.X + b.Dx()/8; x < b.Min.X+b.Dx()/2; x++ {
+				if r, g, bl, _ := img.At(x, y).RGBA(); r+g+bl < 3*0x8000 {
+					n++
+				}
+			}
+		}
+		return n
+	}
+	if right, left := dark(false), dark(true); left <= right+50 {
+		t.Errorf("dark pixels at the top left: %d with LegendLeft, %d without", left, right)
+	}
+}
+
 func TestChartErrors(t *testing.T) {
 	tests := map[string]Chart{
 		"no series":  {Title: "x"},
