@@ -49,3 +49,27 @@ func TestPeak(t *testing.T) {
 		t.Errorf("Median = %g", m)
 	}
 }
+
+// TestFMAUnitsFor checks the FMA pipes assumed per CPU: Zen 4's AVX-512 is double-pumped (one
+// 512-bit FMA per cycle: this project's 2-core EPYC peaks at 2 × 2.596 GHz × 16 × 2 × 1 = 166.1
+// GFLOP/s), Zen 3 (AVX2) and Intel AVX-512 cores have two full-width pipes.
+func TestFMAUnitsFor(t *testing.T) {
+	for _, tc := range []struct {
+		vendor       string
+		family, bits int
+		want         int
+	}{
+		{"AuthenticAMD", 25, 512, 1},
+		{"AuthenticAMD", 25, 256, 2},
+		{"AuthenticAMD", 23, 256, 2},
+		{"GenuineIntel", 6, 512, 2},
+		{"", 0, 512, 2},
+	} {
+		if got := FMAUnitsFor(tc.vendor, tc.family, tc.bits); got != tc.want {
+			t.Errorf("FMAUnitsFor(%q, %d, %d) = %d, want %d", tc.vendor, tc.family, tc.bits, got, tc.want)
+		}
+	}
+	if p, _ := Peak(2, 2596, 512, true, FMAUnitsFor("AuthenticAMD", 25, 512)); math.Abs(p-166.144) > 1e-9 {
+		t.Errorf("Zen 4 peak = %g GFLOP/s, want 166.144", p)
+	}
+}

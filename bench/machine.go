@@ -12,6 +12,9 @@ import (
 // Machine describes the CPU and its float32 peak.
 type Machine struct {
 	Model string `json:"cpu_model"`
+	// Vendor and Family are /proc/cpuinfo's vendor_id and cpu family (AuthenticAMD 25: Zen 3/4).
+	Vendor string `json:"cpu_vendor,omitempty"`
+	Family int    `json:"cpu_family,omitempty"`
 	// Cores is the number of logical CPUs usable by this process (runtime.NumCPU).
 	Cores int `json:"cores"`
 	// MHz is the clock read from /proc/cpuinfo ("cpu MHz": the nominal/TSC clock on a VM; turbo
@@ -20,7 +23,8 @@ type Machine struct {
 	// VectorBits is the widest float32 SIMD width the CPU flags announce (512 avx512f, 256 avx2/avx,
 	// 128 sse).
 	VectorBits int `json:"vector_bits"`
-	// FMA is whether the CPU has fused multiply-add; FMAUnits the FMA pipes per core assumed.
+	// FMA is whether the CPU has fused multiply-add; FMAUnits the FMA pipes of VectorBits per core
+	// assumed (FMAUnitsFor unless given).
 	FMA      bool `json:"fma"`
 	FMAUnits int  `json:"fma_units"`
 	// PeakGFLOPS = Cores × MHz/1000 × (VectorBits/32 lanes) × 2 (FMA: multiply + add) × FMAUnits.
@@ -29,15 +33,23 @@ type Machine struct {
 	MemTotalKB int64   `json:"mem_total_kb"`
 }
 
-// DefaultFMAUnits is the number of 512-bit FMA pipes per core assumed for AVX-512 Xeons (Skylake-SP
-// Gold/Platinum and later server cores have two); a VM does not expose it.
+// DefaultFMAUnits is the number of full-width FMA pipes per core assumed unless FMAUnitsFor knows
+// better: AVX-512 Xeons (Skylake-SP Gold/Platinum and later server cores) and AVX2 cores have two;
+// a VM does not expose it.
 const DefaultFMAUnits = 2
 
-// ReadMachine reads /proc/cpuinfo and /proc/meminfo (Linux); fmaUnits ≤ 0 means DefaultFMAUnits.
-func ReadMachine(fmaUnits int) Machine {
-	if fmaUnits <= 0 {
-		fmaUnits = DefaultFMAUnits
+// FMAUnitsFor returns the FMA pipes of vectorBits width per core of a CPU by its vendor_id and
+// cpu family: 1 for AVX-512 on AMD family 25 (Zen 4, whose two 256-bit FMA pipes execute a 512-bit
+// FMA as two halves: 32 float32 FLOP per cycle, as with AVX2), else DefaultFMAUnits.
+func FMAUnitsFor(vendor string, family, vectorBits int) int {
+	if vendor == "AuthenticAMD" && family == 25 && vectorBits == 512 {
+		return 1
 	}
+	return DefaultFMAUnits
+}
+
+// ReadMachine reads /proc/cpuinfo and /proc/meminfo (Linux); fmaUnits ≤ 0 means FMAUnitsFor the CPU.
+func ReadMachine(fmaUnits int) Machine {
 	m := Machine{Cores: runtime.NumCPU(), FMAUnits: fmaUnits}
 	var flags map[string]bool
 	if f, err := os.Open("/proc/cpuinfo"); err == nil {
@@ -53,6 +65,10 @@ func ReadMachine(fmaUnits int) Machine {
 			switch {
 			case key == "model name" && m.Model == "":
 				m.Model = value
+			case key == "vendor_id" && m.Vendor == "":
+				m.Vendor = value
+			case key == "cpu family" && m.Family == 0:
+				m.Family, _ = strconv.Atoi(value)
 			case key == "cpu MHz" && m.MHz == 0:
 				m.MHz, _ = strconv.ParseFloat(value, 64)
 			case key == "flags" && flags == nil:
@@ -64,6 +80,9 @@ func ReadMachine(fmaUnits int) Machine {
 		}
 	}
 	m.VectorBits, m.FMA = VectorWidth(flags)
+	if m.FMAUnits <= 0 {
+		m.FMAUnits = FMAUnitsFor(m.Vendor, m.Family, m.VectorBits)
+	}
 	m.PeakGFLOPS, m.Formula = Peak(m.Cores, m.MHz, m.VectorBits, m.FMA, m.FMAUnits)
 	if data, err := os.ReadFile("/proc/meminfo"); err == nil {
 		for _, line := range strings.Split(string(data), "\n") {

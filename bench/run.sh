@@ -51,6 +51,9 @@ STAMP=$(date -u +%Y-%m-%dT%H%M%SZ)
 LOAD_BEFORE=$(uptime | sed 's/.*load average: //')
 echo "== $STAMP, load average before: $LOAD_BEFORE, $THREADS threads"
 export OMP_NUM_THREADS=$THREADS GOMAXPROCS=$THREADS
+# Every framework with the memory cnnlab gives itself (backend.HugePagesTunable): glibc malloc on
+# transparent huge pages. CNNLAB_HUGEPAGES=0 measures all of them without.
+if [[ "${CNNLAB_HUGEPAGES:-1}" != 0 ]]; then export GLIBC_TUNABLES=${GLIBC_TUNABLES:+$GLIBC_TUNABLES:}glibc.malloc.hugetlb=1; fi
 RAW="$WORK/raw"; mkdir -p "$RAW"
 # 3. Model by model, each framework in turn (so that a load change hits all of them alike).
 # BENCH_ROUNDS > 1 repeats the whole sequence; the report takes the median over the rounds.

@@ -10,7 +10,8 @@ import (
 )
 
 // Conv2d is a 2D convolution like torch.nn.Conv2d (dilation 1): weight [Out, In/Groups, K, K] and,
-// unless NoBias, bias [Out].
+// unless NoBias, bias [Out]. With Whiten its weight is a patch-whitening filter bank computed from
+// the data (Trained.InitWhitening) and not trained.
 type Conv2d struct {
 	In      int     `json:"in"`
 	Out     int     `json:"out"`
@@ -22,6 +23,10 @@ type Conv2d struct {
 	Groups int `json:"groups,omitempty"`
 	// NoBias drops the bias (PyTorch's bias=False), as before a BatchNorm2d.
 	NoBias bool `json:"no_bias,omitempty"`
+	// Whiten makes the weight a buffer — not trained — that Trained.InitWhitening sets from the
+	// training images to airbench's patch-whitening filters: the eigenvectors of the K×K×In patch
+	// covariance scaled by 1/√(λ+ε), and their negatives. It needs Out = 2·In·K² and one group.
+	Whiten bool `json:"whiten,omitempty"`
 }
 
 // Type implements Layer.
@@ -57,6 +62,9 @@ func (c Conv2d) validate() error {
 	if c.PadMode != "" && c.PadMode != PadZeros && c.PadMode != PadReplicate {
 		return errors.Errorf("%s: padding mode %q not supported (%q or %q)", c, c.PadMode, PadZeros, PadReplicate)
 	}
+	if c.Whiten && (c.groups() != 1 || c.Out != 2*c.In*c.Kernel*c.Kernel) {
+		return errors.Errorf("%s: a whitening convolution needs one group and %d = 2·%d·%d² output channels", c, 2*c.In*c.Kernel*c.Kernel, c.In, c.Kernel)
+	}
 	return nil
 }
 
@@ -69,13 +77,17 @@ func (c Conv2d) String() string {
 	if c.NoBias {
 		s += ", bias=False"
 	}
+	if c.Whiten {
+		s += ", whiten=True"
+	}
 	return s + ")"
 }
 
-// Params implements Layer: weight [out,in/groups,k,k] and, unless NoBias, bias [out].
+// Params implements Layer: weight [out,in/groups,k,k] (a buffer with Whiten) and, unless NoBias,
+// bias [out].
 func (c Conv2d) Params() []ParamSpec {
 	fanIn := c.In / c.groups() * c.Kernel * c.Kernel
-	ps := []ParamSpec{{Name: "weight", Shape: []int{c.Out, c.In / c.groups(), c.Kernel, c.Kernel}, FanIn: fanIn, Init: InitFanIn}}
+	ps := []ParamSpec{{Name: "weight", Shape: []int{c.Out, c.In / c.groups(), c.Kernel, c.Kernel}, FanIn: fanIn, Init: InitFanIn, Buffer: c.Whiten}}
 	if !c.NoBias {
 		ps = append(ps, ParamSpec{Name: "bias", Shape: []int{c.Out}, FanIn: fanIn, Init: InitFanIn})
 	}

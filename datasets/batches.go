@@ -57,6 +57,11 @@ type BatchOptions struct {
 	Augment bool
 	// AugmentTranslate is the largest translation of Augment in pixels, 0…16; 0 means AugmentPadding.
 	AugmentTranslate int
+	// AlternateFlip replaces Augment's random flip by airbench's alternating flip: each image has a
+	// fair coin drawn once from Seed (FirstFlip), is mirrored in epoch 0 if it came up heads, and
+	// is mirrored in every later epoch exactly when it was not in the one before — every image is
+	// seen both ways in any two consecutive epochs. Needs Augment.
+	AlternateFlip bool
 	// Layout is NCHW (the default, zero value) or NHWC.
 	Layout Layout
 	// Workers is the number of goroutines preparing batches; 0 means runtime.GOMAXPROCS(0).
@@ -99,6 +104,9 @@ func NewBatches(s *Set, opts BatchOptions) (*Batches, error) {
 	}
 	if opts.BatchSize < 0 {
 		return nil, errors.Errorf("batches of %s: batch size %d must be positive", s.Name, opts.BatchSize)
+	}
+	if opts.AlternateFlip && !opts.Augment {
+		return nil, errors.Errorf("batches of %s: the alternating flip needs Augment", s.Name)
 	}
 	if opts.Layout != NCHW && opts.Layout != NHWC {
 		return nil, errors.Errorf("batches of %s: unknown layout %d", s.Name, opts.Layout)
@@ -247,7 +255,11 @@ func (b *Batches) build(epoch, j int, order []int) (r batchResult) {
 			src := b.set.Record(idx)
 			if rng != nil {
 				t := b.translate()
-				augmentInto(dst, src, b.opts.Layout, rng.IntN(2*t+1)-t, rng.IntN(2*t+1)-t, rng.IntN(2) == 1)
+				dy, dx, flip := rng.IntN(2*t+1)-t, rng.IntN(2*t+1)-t, rng.IntN(2) == 1
+				if b.opts.AlternateFlip { // The random flip is still drawn: the translations stay the same.
+					flip = b.FlipAt(epoch, idx)
+				}
+				augmentInto(dst, src, b.opts.Layout, dy, dx, flip)
 			} else {
 				convertInto(dst, src, b.opts.Layout)
 			}
@@ -286,6 +298,21 @@ func convertInto(dst []float32, src []uint8, layout Layout) {
 			dst[p*Channels+c] = toUnit[v]
 		}
 	}
+}
+
+// FirstFlip reports whether the alternating flip (BatchOptions.AlternateFlip) mirrors image i of
+// the set in epoch 0: a fair coin per image, determined by Seed and i.
+func (b *Batches) FirstFlip(i int) bool {
+	z := uint64(b.opts.Seed)*0x9e3779b97f4a7c15 + uint64(i) + 0x632be59bd9b4e019 // splitmix64
+	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
+	z = (z ^ z>>27) * 0x94d049bb133111eb
+	return (z^z>>31)&1 == 1
+}
+
+// FlipAt reports whether the alternating flip mirrors image i of the set in epoch (0-based):
+// FirstFlip(i) in even epochs, its opposite in odd ones.
+func (b *Batches) FlipAt(epoch, i int) bool {
+	return b.FirstFlip(i) != (epoch%2 == 1)
 }
 
 // translate returns the largest translation of the augmentation.

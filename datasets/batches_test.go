@@ -1,8 +1,10 @@
 package datasets
 
 import (
+	"math/rand/v2"
 	"runtime"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -215,5 +217,63 @@ func TestAugmentTranslate(t *testing.T) {
 		if _, err := NewBatches(s, BatchOptions{BatchSize: 32, Augment: true, AugmentTranslate: bad}); err == nil {
 			t.Errorf("AugmentTranslate %d: want an error", bad)
 		}
+	}
+}
+
+// TestAlternateFlip checks airbench's alternating flip: every image's flip changes from one epoch
+// to the next, about half the images start mirrored, the coins depend on the seed, the batches
+// hold exactly the translations of the random-flip augmentation with FlipAt's flips, and the
+// option is refused without Augment.
+func TestAlternateFlip(t *testing.T) {
+	s := smallSet(t, 96)
+	const seed, translate = 5, 2
+	b, err := NewBatches(s, BatchOptions{BatchSize: 32, Shuffle: true, Seed: seed, Augment: true, AugmentTranslate: translate, AlternateFlip: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := NewBatches(s, BatchOptions{BatchSize: 32, Seed: seed + 1, Augment: true, AlternateFlip: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	heads, differ := 0, 0
+	const n = 10000
+	for i := range n {
+		for epoch := range 4 {
+			if b.FlipAt(epoch, i) == b.FlipAt(epoch+1, i) {
+				t.Fatalf("image %d: flip %v in epoch %d and in epoch %d, want it to alternate", i, b.FlipAt(epoch, i), epoch, epoch+1)
+			}
+		}
+		if b.FirstFlip(i) {
+			heads++
+		}
+		if b.FirstFlip(i) != other.FirstFlip(i) {
+			differ++
+		}
+	}
+	if heads < n*47/100 || heads > n*53/100 {
+		t.Errorf("%d of %d images mirrored in epoch 0, want about half", heads, n)
+	}
+	if differ < n*47/100 || differ > n*53/100 {
+		t.Errorf("seeds %d and %d give the same first flip for %d of %d images, want about half", seed, seed+1, n-differ, n)
+	}
+	for epoch := range 3 {
+		order := b.Order(epoch)
+		_, _, inputs := epochContents(t, b)
+		for j, batch := range inputs {
+			rng := rand.New(rand.NewPCG(uint64(seed)^0x9e3779b97f4a7c15, uint64(epoch)<<32|uint64(j)))
+			want := make([]float32, RecordPixels)
+			for k := range len(batch) / RecordPixels {
+				idx := order[j*32+k]
+				dy, dx := rng.IntN(2*translate+1)-translate, rng.IntN(2*translate+1)-translate
+				rng.IntN(2) // The random flip's coin, drawn and not used.
+				augmentInto(want, s.Record(idx), NCHW, dy, dx, b.FlipAt(epoch, idx))
+				if !slices.Equal(batch[k*RecordPixels:(k+1)*RecordPixels], want) {
+					t.Fatalf("epoch %d, batch %d, image %d (set index %d): not its translation by (%d, %d) with flip %v", epoch, j, k, idx, dy, dx, b.FlipAt(epoch, idx))
+				}
+			}
+		}
+	}
+	if _, err := NewBatches(s, BatchOptions{BatchSize: 32, AlternateFlip: true}); err == nil || !strings.Contains(err.Error(), "needs Augment") {
+		t.Errorf("AlternateFlip without Augment: error %v, want one saying it needs Augment", err)
 	}
 }

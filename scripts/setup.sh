@@ -268,7 +268,7 @@ PY
 gonb_kernel() {
   local spec="$VENV/share/jupyter/kernels/gonb/kernel.json" bin
   bin="$(go env GOPATH)/bin"
-  if [ -f "$spec" ] && grep -q "$bin/gonb" "$spec" && grep -q GOEXPERIMENT "$spec"; then
+  if [ -f "$spec" ] && grep -q "$bin/gonb" "$spec" && grep -q GOEXPERIMENT "$spec" && grep -q glibc.malloc.hugetlb "$spec"; then
     step_skip "GoNB kernel ($spec)"
     return
   fi
@@ -282,6 +282,8 @@ with open(spec) as f:
     kernel = json.load(f)
 kernel.setdefault("env", {})["GOTOOLCHAIN"] = toolchain
 kernel["env"]["GOEXPERIMENT"] = "simd"  # as the Makefile builds: same build cache, fast go backend
+# XLA's CPU buffers on transparent huge pages, as the cnnlab command sets for itself (backend.HugePagesTunable).
+kernel["env"]["GLIBC_TUNABLES"] = "glibc.malloc.hugetlb=1"
 kernel["env"]["PATH"] = gobin + ":" + os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin")
 with open(spec + ".tmp", "w") as f:
     json.dump(kernel, f, indent=1)

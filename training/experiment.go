@@ -26,12 +26,14 @@ type ExperimentResult struct {
 	History []EpochStats
 	// TrainEval and TestEval evaluate the final weights on the whole sets (TestEval nil without Test).
 	TrainEval, TestEval *cnn.Evaluation
-	// TrainSeconds is the wall time of Train (including graph compilation and per-epoch evaluation).
+	// TrainSeconds is the wall time of Train (including graph compilation and per-epoch evaluation)
+	// and of the whitening initialisation.
 	TrainSeconds float64
 }
 
-// Run trains the experiment's model from weights seeded with Config.Seed (or resumes from
-// Config.CheckpointDir) and evaluates the final weights on both sets.
+// Run trains the experiment's model from weights seeded with Config.Seed, its whitening
+// convolutions set from the training images (InitWhitening), or resumes from
+// Config.CheckpointDir, and evaluates the final weights on both sets.
 func (e *Experiment) Run(ctx context.Context, b compute.Backend) (*ExperimentResult, error) {
 	if e.Model == nil || e.Train == nil {
 		return nil, errors.New("experiment needs a model and a training set")
@@ -45,6 +47,9 @@ func (e *Experiment) Run(ctx context.Context, b compute.Backend) (*ExperimentRes
 		return nil, err
 	}
 	start := time.Now()
+	if _, err := InitWhitening(b, t, e.Train); err != nil {
+		return nil, err
+	}
 	history, err := Train(ctx, b, t, e.Train, e.Test, e.Config)
 	if err != nil {
 		return nil, err
@@ -63,4 +68,27 @@ func (e *Experiment) Run(ctx context.Context, b compute.Backend) (*ExperimentRes
 		}
 	}
 	return r, nil
+}
+
+// InitWhitening sets the whitening convolutions of t (cnn.Conv2d with Whiten) from the first
+// cnn.WhiteningImages images of trainSet, in its order (airbench's estimate of the patch
+// covariance), on backend b; it returns how many it set. A model without any is left untouched,
+// and nothing is read.
+func InitWhitening(b compute.Backend, t *cnn.Trained, trainSet *datasets.Set) (int, error) {
+	if !t.Model.Whitened() {
+		return 0, nil
+	}
+	batches, err := datasets.NewBatches(trainSet, datasets.BatchOptions{BatchSize: min(cnn.WhiteningImages, trainSet.Len()), Workers: 1, Prefetch: 1})
+	if err != nil {
+		return 0, errors.WithMessage(err, "whitening")
+	}
+	for batch, err := range batches.Iter() {
+		if err != nil {
+			return 0, errors.WithMessage(err, "whitening")
+		}
+		defer func() { _ = batch.Finalize() }()
+		n, err := t.InitWhitening(b, batch.Inputs[0])
+		return n, errors.WithMessagef(err, "whitening from %d images of %s", batch.Inputs[0].Shape().Dimensions[0], trainSet.Name)
+	}
+	return 0, errors.Errorf("whitening: no batch of %s", trainSet.Name)
 }

@@ -64,6 +64,7 @@ func settingChanges(saved *cnn.Model, state *CheckpointState, m *cnn.Model, cfg 
 	add("seed", "--seed", strconv.FormatInt(old.Seed, 10), strconv.FormatInt(cfg.Seed, 10))
 	add("augmentation", "--augment", strconv.FormatBool(old.Augment), strconv.FormatBool(cfg.Augment))
 	add("augmentation translation", "--translate", strconv.Itoa(old.AugmentTranslate), strconv.Itoa(cfg.AugmentTranslate))
+	add("alternating flip", "--alt-flip", strconv.FormatBool(old.AlternateFlip), strconv.FormatBool(cfg.AlternateFlip))
 	add("Nesterov momentum", "--nesterov", strconv.FormatBool(old.Nesterov), strconv.FormatBool(cfg.Nesterov))
 	add("decoupled weight decay", "--decoupled-wd", floatText(old.DecoupledWeightDecay), floatText(cfg.DecoupledWeightDecay))
 	add("warm-up fraction", "--warmup", floatText(old.WarmupFraction), floatText(cfg.WarmupFraction))

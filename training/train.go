@@ -55,6 +55,9 @@ type TrainConfig struct {
 	Augment bool `json:"augment,omitempty"`
 	// AugmentTranslate is the largest translation of Augment in pixels (0: datasets.AugmentPadding, 4).
 	AugmentTranslate int `json:"augment_translate,omitempty"`
+	// AlternateFlip replaces Augment's random flip by airbench's alternating flip
+	// (datasets.BatchOptions.AlternateFlip): each image is mirrored in every other epoch.
+	AlternateFlip bool `json:"alternate_flip,omitempty"`
 	// Nesterov selects Nesterov momentum in PyTorch's form for "momentum" (WithNesterov).
 	Nesterov bool `json:"nesterov,omitempty"`
 	// DecoupledWeightDecay is λ of the weight decay decoupled from the gradient
@@ -162,6 +165,7 @@ func (c *TrainConfig) Validate() error {
 		{"FinalLearningRate", c.FinalLearningRate, c.WarmupFraction > 0 && c.FinalLearningRate > c.LearningRate,
 			fmt.Sprintf("≤ LearningRate %g with a warm-up", c.LearningRate)},
 		{"TTATranslate", c.TTATranslate, c.TTATranslate && !c.TTA, "false without TTA (the translations extend the flip TTA)"},
+		{"AlternateFlip", c.AlternateFlip, c.AlternateFlip && !c.Augment, "false without Augment (it replaces the augmentation's random flip)"},
 	}
 	for _, check := range checks {
 		if check.bad {
@@ -350,7 +354,7 @@ func newSession(ctx context.Context, b compute.Backend, t *cnn.Trained, trainSet
 	}
 	batches, err := datasets.NewBatches(trainSet, datasets.BatchOptions{
 		BatchSize: cfg.BatchSize, Shuffle: true, Seed: cfg.Seed, DropLast: true, Augment: cfg.Augment,
-		AugmentTranslate: cfg.AugmentTranslate})
+		AugmentTranslate: cfg.AugmentTranslate, AlternateFlip: cfg.AlternateFlip})
 	if err != nil {
 		return nil, err
 	}
@@ -668,6 +672,9 @@ func (c TrainConfig) String() string {
 	s += fmt.Sprintf(", batch %d, %d epochs, seed %d, augment %v", c.BatchSize, c.Epochs, c.Seed, c.Augment)
 	if c.Augment && c.AugmentTranslate > 0 {
 		s += fmt.Sprintf(" (±%d px)", c.AugmentTranslate)
+	}
+	if c.Augment && c.AlternateFlip {
+		s += " alternating flip"
 	}
 	if c.LookaheadEvery > 0 {
 		s += fmt.Sprintf(", lookahead every %d steps (decay %g)", c.LookaheadEvery, c.LookaheadDecay)

@@ -9,7 +9,12 @@ eager with cnnlab's definitions:
   images relabelled 0..C-1 in the order of the class ids; a fresh random order every epoch, the
   last partial batch dropped;
 * augmentation (--augment): a translation by (dy, dx) uniform in [-t, t] with zeros outside the
-  image (PyTorch's RandomCrop(32, padding=t)) and a horizontal flip with probability 1/2;
+  image (PyTorch's RandomCrop(32, padding=t)) and a horizontal flip with probability 1/2, or with
+  --alt-flip (alternate_flip) airbench's alternating flip: a coin per image drawn once, the image
+  mirrored in epoch 1 if heads and in every later epoch exactly when it was not in the one before;
+* a whitened stem (report.json's "whiten", cnnlab train --whiten): the first convolution's weight
+  set as cnn.WhiteningFilters from the 2×2 patches of the first 5,000 normalised training images
+  (eigenvectors of their covariance / √(λ+5e-4), and their negatives) and frozen;
 * SGD with momentum μ (Nesterov in PyTorch's form when set), L2 weight decay in the gradient,
   decoupled weight decay θ ← θ·(1 − ε_k·λ) before each step, label smoothing as
   CrossEntropyLoss(label_smoothing=s);
@@ -39,8 +44,12 @@ from torch import nn
 import torch_bench
 
 # datasets.LectureMean / LectureStd exactly (datasets/set.go).
-MEAN = (0.5071, 0.4865, 0.4409)
-STD = (0.2673, 0.2564, 0.2762)
+MEAN = (0.5074, 0.4867, 0.4411)
+STD = (0.2011, 0.1987, 0.2025)
+
+# cnn.WhiteningEps and cnn.WhiteningImages (cnn/whitening.go).
+WHITENING_EPS = 5e-4
+WHITENING_IMAGES = 5000
 
 
 def load_cifar(data_dir, name, class_ids):
@@ -78,14 +87,16 @@ def rate(cfg, k, total):
     return lr
 
 
-def augment(x, t, gen):
+def augment(x, t, gen, flips=None):
     """Translates each image of x (float [B,3,32,32]) by (dy, dx) in [-t, t] (zeros outside) and
-    flips it horizontally with probability 1/2."""
+    flips it horizontally with probability 1/2, or where flips (bool [B]) says if given."""
     b = x.shape[0]
     padded = nn.functional.pad(x, (t, t, t, t))
     dy = torch.randint(-t, t + 1, (b,), generator=gen)
     dx = torch.randint(-t, t + 1, (b,), generator=gen)
     flip = torch.randint(0, 2, (b,), generator=gen).bool()
+    if flips is not None:
+        flip = torch.from_numpy(flips)
     out = torch.empty_like(x)
     for i in range(b):
         y0, x0 = t + int(dy[i]), t + int(dx[i])
@@ -116,6 +127,18 @@ class Lookahead:
             for slow, fast in zip(self.slow, state):
                 slow.mul_(d).add_(fast, alpha=1 - d)
                 fast.copy_(slow)
+
+
+def whitening_filters(x, k, eps):
+    """cnn.WhiteningFilters: x float64 [N,C,H,W] → the [2·C·k², C, k, k] patch-whitening weight."""
+    n, c, h, w = x.shape
+    patches = np.lib.stride_tricks.sliding_window_view(x, (k, k), axis=(2, 3))  # [N,C,H',W',k,k]
+    patches = patches.transpose(0, 2, 3, 1, 4, 5).reshape(-1, c * k * k)
+    cov = patches.T @ patches / patches.shape[0]
+    values, vectors = np.linalg.eigh(cov)
+    values, vectors = values[::-1], vectors[:, ::-1]
+    filters = (vectors / np.sqrt(np.maximum(values, 0) + eps)).T.reshape(-1, c, k, k)
+    return np.concatenate([filters, -filters])
 
 
 def evaluate(model, x, y, tta, batch=1000):
@@ -167,8 +190,20 @@ def main():
     xtr, ytr = load_cifar(a.data, "train.bin", class_ids)
     xte, yte = load_cifar(a.data, "test.bin", class_ids)
     model = torch_bench.make_model_by_zoo_name(model_name, len(class_ids))
+    mean = torch.tensor(MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(STD).view(1, 3, 1, 1)
+    assert isinstance(model[0], torch_bench.Normalize)
+    model[0].mean.copy_(mean)
+    model[0].std.copy_(std)
+    if rep.get("whiten"):
+        stem = model[1]
+        assert isinstance(stem, nn.Conv2d) and stem.out_channels == 2 * stem.in_channels * stem.kernel_size[0] ** 2
+        first = (xtr[:WHITENING_IMAGES].astype(np.float64) / 255 - np.array(MEAN).reshape(1, 3, 1, 1)) / np.array(STD).reshape(1, 3, 1, 1)
+        with torch.no_grad():
+            stem.weight.copy_(torch.from_numpy(whitening_filters(first, stem.kernel_size[0], WHITENING_EPS)))
+        stem.weight.requires_grad_(False)  # A buffer in cnnlab: no gradient, no weight decay.
     mu = cfg.get("momentum", 0.0) if cfg.get("optimizer", "momentum") == "momentum" else 0.0
-    opt = torch.optim.SGD(model.parameters(), lr=cfg["learning_rate"], momentum=mu,
+    opt = torch.optim.SGD([q for q in model.parameters() if q.requires_grad], lr=cfg["learning_rate"], momentum=mu,
                           nesterov=bool(cfg.get("nesterov")) and mu > 0, weight_decay=cfg.get("weight_decay", 0.0))
     lossf = nn.CrossEntropyLoss(label_smoothing=cfg.get("label_smoothing", 0.0))
     batch, epochs = cfg["batch_size"], cfg["epochs"]
@@ -177,11 +212,7 @@ def main():
     la = Lookahead(model, cfg["lookahead_every"], cfg["lookahead_decay"], total) if cfg.get("lookahead_every") else None
     dwd = cfg.get("decoupled_weight_decay", 0.0)
     t_aug = cfg.get("augment_translate", 0) or 4
-    mean = torch.tensor(MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(STD).view(1, 3, 1, 1)
-    assert isinstance(model[0], torch_bench.Normalize)
-    model[0].mean.copy_(mean)
-    model[0].std.copy_(std)
+    first_flip = rng.integers(0, 2, len(ytr)).astype(bool) if cfg.get("alternate_flip") else None
 
     history, train_seconds, k = [], 0.0, 0
     info = {"framework": "PyTorch eager", "version": torch.__version__, "threads": torch.get_num_threads(),
@@ -195,7 +226,8 @@ def main():
             idx = order[j * batch:(j + 1) * batch]
             x = torch.from_numpy(xtr[idx]).float().div_(255)
             if cfg.get("augment"):
-                x = augment(x, t_aug, gen)
+                flips = None if first_flip is None else first_flip[idx] ^ bool((epoch - 1) % 2)
+                x = augment(x, t_aug, gen, flips)
             y = torch.from_numpy(ytr[idx])
             lr = rate(cfg, k, total)
             for group in opt.param_groups:
@@ -206,7 +238,8 @@ def main():
             if dwd > 0:
                 with torch.no_grad():
                     for prm in model.parameters():
-                        prm.mul_(1 - lr * dwd)
+                        if prm.requires_grad:
+                            prm.mul_(1 - lr * dwd)
             opt.step()
             k += 1
             if la:

@@ -116,7 +116,7 @@ func runBench(args []string, stdout io.Writer) error {
 	fs.IntVar(&o.goRepImages, "go-rep-images", 512, "images per timed repetition on the go backend (slower)")
 	fs.BoolVar(&o.inference, "inference", true, "also measure inference throughput (largest batch) and single-image latency")
 	fs.StringVar(&o.onnxDir, "onnx-dir", "", "export each trained model (xla:cpu) to DIR/<model>.onnx for bench/peers/ort_bench.py")
-	fmaUnits := fs.Int("fma-units", bench.DefaultFMAUnits, "FMA units per core assumed for the float32 peak")
+	fmaUnits := fs.Int("fma-units", 0, "FMA units per core of the widest vectors assumed for the float32 peak (0: by the CPU: 1 for AVX-512 on AMD Zen 4, else 2)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -136,7 +136,7 @@ func runBench(args []string, stdout io.Writer) error {
 	}
 	report := &benchReport{Date: time.Now().UTC().Format(time.RFC3339), Machine: bench.ReadMachine(*fmaUnits),
 		Go: runtime.Version(), Env: map[string]string{}, Backends: map[string]string{}, FLOPs: map[string]map[string]int64{}}
-	for _, k := range []string{"XLA_FLAGS", "GOMAXPROCS", "GOEXPERIMENT", "OMP_NUM_THREADS"} {
+	for _, k := range []string{"XLA_FLAGS", "GOMAXPROCS", "GOEXPERIMENT", "OMP_NUM_THREADS", "GLIBC_TUNABLES", backend.HugePagesEnv} {
 		if v, ok := os.LookupEnv(k); ok {
 			report.Env[k] = v
 		}
@@ -161,7 +161,7 @@ func runBench(args []string, stdout io.Writer) error {
 			return err
 		}
 		report.Backends[bname] = backend.Describe(b)
-		fmt.Fprintf(stdout, "backend %s: %s\n", bname, backend.Describe(b))
+		fmt.Fprintf(stdout, "backend %s: %s; %s\n", bname, backend.Describe(b), backend.MemoryNote())
 		for _, mname := range o.models {
 			for _, batch := range o.batches {
 				r, t := benchTrain(b, bname, mname, batch, o)

@@ -49,6 +49,7 @@ type trainFlags struct {
 	testEvery      int
 	lookahead      int
 	lookaheadDecay float64
+	altFlip        bool
 }
 
 // backendUsage and dataUsage are the help texts of the --backend and --data flags of every command.
@@ -83,6 +84,7 @@ func (f *trainFlags) register(fs *flag.FlagSet, defaultOut string) {
 	fs.Float64Var(&f.warmupStart, "warmup-start", 0, "factor of --lr the warm-up starts from (0…1)")
 	fs.Float64Var(&f.labelSmoothing, "label-smoothing", 0, "label smoothing s of the cross-entropy, as PyTorch's (0: none)")
 	fs.IntVar(&f.translate, "translate", 0, fmt.Sprintf("largest translation of --augment in pixels (0: %d)", datasets.AugmentPadding))
+	fs.BoolVar(&f.altFlip, "alt-flip", false, "with --augment, airbench's alternating flip instead of the random one: each image mirrored in every other epoch")
 	fs.BoolVar(&f.tta, "tta", false, "evaluate with test-time augmentation: mean logits of each image and its mirror")
 	fs.BoolVar(&f.ttaTranslate, "tta-translate", false, "with --tta, also average the image's 1-pixel translations up-left and down-right and their mirrors (airbench's TTA: 6 passes per image)")
 	fs.IntVar(&f.devices, "devices", 1, "devices of the backend that share each batch, data-parallel: --batch is the global batch, "+
@@ -101,7 +103,8 @@ func (f *trainFlags) config(fs *flag.FlagSet) (training.TrainConfig, error) {
 		FinalLearningRate: f.lrFinal, Momentum: f.momentum, WeightDecay: f.weightDecay, Seed: f.seed,
 		Augment: f.augment, CheckpointEvery: f.checkpointEvery, EvalTrain: f.evalAll,
 		Nesterov: f.nesterov, DecoupledWeightDecay: f.decoupledWD, WarmupFraction: f.warmup, WarmupStart: f.warmupStart,
-		LabelSmoothing: f.labelSmoothing, AugmentTranslate: f.translate, TTA: f.tta, TTATranslate: f.ttaTranslate, Devices: f.devices, TestEvery: f.testEvery}
+		LabelSmoothing: f.labelSmoothing, AugmentTranslate: f.translate, TTA: f.tta, TTATranslate: f.ttaTranslate, Devices: f.devices, TestEvery: f.testEvery,
+		AlternateFlip: f.altFlip}
 	if f.lookahead > 0 {
 		cfg.LookaheadEvery, cfg.LookaheadDecay = f.lookahead, f.lookaheadDecay
 	}
@@ -203,7 +206,7 @@ func openBackend(flagValue string, stdout io.Writer) (compute.Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(stdout, "running on %s\n", backend.Describe(b))
+	fmt.Fprintf(stdout, "running on %s; %s\n", backend.Describe(b), backend.MemoryNote())
 	return b, nil
 }
 

@@ -14,6 +14,8 @@ import (
 	"io"
 	"os"
 	"sort"
+
+	"github.com/cnnlab/cnnlab/backend"
 )
 
 // command is one sub-command of cnnlab.
@@ -41,6 +43,10 @@ func commands() map[string]command {
 }
 
 func main() {
+	// XLA's CPU buffers on transparent huge pages: glibc reads its tunables only at process start.
+	if err := backend.ReexecWithHugePages(); err != nil {
+		fmt.Fprintf(os.Stderr, "cnnlab: %v; running without\n", err)
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

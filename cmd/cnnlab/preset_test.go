@@ -15,44 +15,51 @@ import (
 
 // presetFlags parses args as cnnlab train does, applies preset and config, and returns the
 // training configuration and the --model and --classes values.
-func presetFlags(t *testing.T, preset, config string, args ...string) (training.TrainConfig, string, string, error) {
+func presetFlags(t *testing.T, preset, config string, args ...string) (training.TrainConfig, modelFlags, error) {
 	t.Helper()
 	fs := newFlagSet("train", "[flags]")
 	fs.SetOutput(new(bytes.Buffer))
 	var f trainFlags
 	f.register(fs, "out/train")
-	model := fs.String("model", "cnn", "")
-	classes := fs.String("classes", "0,55,58", "")
+	var mf modelFlags
+	mf.register(fs)
 	if err := fs.Parse(args); err != nil {
 		t.Fatal(err)
 	}
 	if err := applyPresetAndConfig(fs, preset, config); err != nil {
-		return training.TrainConfig{}, "", "", err
+		return training.TrainConfig{}, mf, err
 	}
 	cfg, err := f.config(fs)
-	return cfg, *model, *classes, err
+	return cfg, mf, err
 }
 
 func TestPresetCIFAR100(t *testing.T) {
-	cfg, model, classes, err := presetFlags(t, "cifar100-1h", "")
+	cfg, mf, err := presetFlags(t, "cifar100-1h", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if model != "convnet7-bn" || classes != "all" {
-		t.Errorf("preset model %q classes %q, want convnet7-bn and all", model, classes)
+	if mf.model != "convnet7-bn" || mf.classes != "all" || !mf.whiten {
+		t.Errorf("preset model %q classes %q whiten %v, want convnet7-bn, all and a whitened stem", mf.model, mf.classes, mf.whiten)
 	}
-	// The preset's flags give the package's recipe (which notebook 06 uses), with its checkpoints.
-	want := training.CIFAR100Recipe(8)
+	// The preset's flags give the package's recipe (which notebook 06 uses) with the alternating
+	// flip, over 12 epochs, with its checkpoints.
+	want := training.CIFAR100Recipe(12)
+	want.AlternateFlip = true
 	want.CheckpointEvery, want.Devices = 100, 1 // --checkpoint-every of the preset, --devices' default.
 	got, _ := json.Marshal(cfg)
 	wantJSON, _ := json.Marshal(want)
-	if string(got) != string(wantJSON) || cfg.TestEvery != 2 {
+	if string(got) != string(wantJSON) || cfg.TestEvery != 3 {
 		t.Errorf("preset config\n %s\nwant\n %s", got, wantJSON)
 	}
 	// Flags given override the preset; the schedule is a fraction of the steps, so it follows --epochs.
-	cfg, _, classes, err = presetFlags(t, "cifar100-1h", "", "--epochs", "1", "--lr", "0.1", "--classes", "0,1")
-	if err != nil || cfg.Epochs != 1 || cfg.LearningRate != 0.1 || classes != "0,1" || cfg.WarmupFraction != 0.2 || !cfg.Nesterov {
-		t.Errorf("preset with flags: %s, classes %q, %v", cfg, classes, err)
+	cfg, mf, err = presetFlags(t, "cifar100-1h", "", "--epochs", "1", "--lr", "0.1", "--classes", "0,1")
+	if err != nil || cfg.Epochs != 1 || cfg.LearningRate != 0.1 || mf.classes != "0,1" || cfg.WarmupFraction != 0.2 || !cfg.Nesterov {
+		t.Errorf("preset with flags: %s, classes %q, %v", cfg, mf.classes, err)
+	}
+	// A boolean of the preset is turned off as any flag: --whiten=false, --alt-flip=false.
+	cfg, mf, err = presetFlags(t, "cifar100-1h", "", "--whiten=false", "--alt-flip=false")
+	if err != nil || mf.whiten || cfg.AlternateFlip {
+		t.Errorf("preset with --whiten=false --alt-flip=false: whiten %v, %s, %v", mf.whiten, cfg, err)
 	}
 }
 
@@ -67,12 +74,12 @@ func TestConfigFile(t *testing.T) {
 	}
 	good := write("good.json", `{"lr": 0.3, "label-smoothing": 0, "tta": false, "model": "cnn", "epochs": 3}`)
 	// The config file is over the preset, under the command line.
-	cfg, model, _, err := presetFlags(t, "cifar100-1h", good, "--epochs", "2")
+	cfg, mf, err := presetFlags(t, "cifar100-1h", good, "--epochs", "2")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.LearningRate != 0.3 || cfg.LabelSmoothing != 0 || cfg.TTA || model != "cnn" || cfg.Epochs != 2 || !cfg.Nesterov {
-		t.Errorf("config over preset under flags: %s, model %q", cfg, model)
+	if cfg.LearningRate != 0.3 || cfg.LabelSmoothing != 0 || cfg.TTA || mf.model != "cnn" || cfg.Epochs != 2 || !cfg.Nesterov {
+		t.Errorf("config over preset under flags: %s, model %q", cfg, mf.model)
 	}
 	tests := []struct {
 		name, preset, config, want string
@@ -87,7 +94,7 @@ func TestConfigFile(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, _, _, err := presetFlags(t, tc.preset, tc.config)
+			_, _, err := presetFlags(t, tc.preset, tc.config)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error %v, want one containing %q", err, tc.want)
 			}

@@ -61,3 +61,27 @@ func TestSmokeBadFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestHugePagesReexec runs the binary's smoke check three ways: by default it restarts itself with
+// glibc's huge-pages tunable added to the tunables already set, and says so; CNNLAB_HUGEPAGES=0
+// runs it without; a tunables value that already sets it is kept as it is.
+func TestHugePagesReexec(t *testing.T) {
+	bin := buildCnnlab(t)
+	for _, tc := range []struct {
+		name, env, want string
+	}{
+		{"default", "GLIBC_TUNABLES=glibc.malloc.check=0", "malloc with transparent huge pages (GLIBC_TUNABLES=glibc.malloc.hugetlb=1)"},
+		{"off", "CNNLAB_HUGEPAGES=0", "malloc without huge pages"},
+		{"user's value", "GLIBC_TUNABLES=glibc.malloc.hugetlb=0", "malloc without huge pages"},
+	} {
+		cmd := exec.Command(bin, "smoke", "--backend", "go")
+		cmd.Env = append(os.Environ(), "GLIBC_TUNABLES=", "CNNLAB_HUGEPAGES=", tc.env)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: cnnlab smoke: %v\n%s", tc.name, err, out)
+		}
+		if !strings.Contains(string(out), "running on backend Go") || !strings.Contains(string(out), tc.want) {
+			t.Errorf("%s (%s): output lacks %q:\n%s", tc.name, tc.env, tc.want, out)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -22,8 +23,8 @@ func runTrain(args []string, stdout io.Writer) error {
 	fs := newFlagSet("train", "[flags]")
 	var f trainFlags
 	f.register(fs, "out/train")
-	modelName := fs.String("model", "cnn", "model of the zoo: cnn (the lecture's), cnn-maxpool, mlp, resnet-mini, convnet7-bn, resnet18 (see cnnlab models)")
-	classes := fs.String("classes", strings.Join(lecture.ClassIDs(), ","), "classes: comma-separated CIFAR-100 ids or names, or \"all\"")
+	var mf modelFlags
+	mf.register(fs)
 	preset := fs.String("preset", "", "named settings, overridden by the flags given: "+strings.Join(presetNames(), ", ")+
 		" (cifar100-1h: ConvNet7BN on all 100 classes with the fast-training recipe, about an hour on 2 CPU cores)")
 	configFile := fs.String("config", "", "JSON file of flag names to values (e.g. {\"lr\": 0.4, \"nesterov\": true}), overridden by the flags given, over the preset")
@@ -48,16 +49,21 @@ func runTrain(args []string, stdout io.Writer) error {
 	if err := checkDevices(cfg, b); err != nil {
 		return err
 	}
-	trainSet, testSet, err := loadClasses(f.data, *classes)
+	trainSet, testSet, err := loadClasses(f.data, mf.classes)
 	if err != nil {
 		return err
 	}
 	if err := checkBatch(cfg, trainSet); err != nil {
 		return err
 	}
-	m, err := cnn.NewModel(*modelName, trainSet.NumClasses())
+	m, err := cnn.NewModel(mf.model, trainSet.NumClasses())
 	if err != nil {
 		return err
+	}
+	if mf.whiten {
+		if err := cnn.WhitenStem(m); err != nil {
+			return errors.WithMessage(err, "--whiten")
+		}
 	}
 	lock, err := lockOut(f.out, stdout)
 	if err != nil {
@@ -73,10 +79,26 @@ func runTrain(args []string, stdout io.Writer) error {
 	return nil
 }
 
+// modelFlags are the flags of cnnlab train that choose the model and its classes.
+type modelFlags struct {
+	model, classes string
+	// whiten makes the model's stem a whitening convolution (cnn.WhitenStem).
+	whiten bool
+}
+
+// register adds the model flags to fs.
+func (m *modelFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&m.model, "model", "cnn", "model of the zoo: cnn (the lecture's), cnn-maxpool, mlp, resnet-mini, convnet7-bn, resnet18 (see cnnlab models)")
+	fs.StringVar(&m.classes, "classes", strings.Join(lecture.ClassIDs(), ","), "classes: comma-separated CIFAR-100 ids or names, or \"all\"")
+	fs.BoolVar(&m.whiten, "whiten", false, "make the model's first convolution airbench's patch-whitening stem: set from the training images' K×K patches and not trained (it needs 2·3·K² channels: convnet7-bn)")
+}
+
 // runReport is the machine-readable record of one training (report.json).
 type runReport struct {
-	Model         string               `json:"model"`
-	Params        int                  `json:"params"`
+	Model  string `json:"model"`
+	Params int    `json:"params"`
+	// Whiten says the model's stem is a whitening convolution set from the data (--whiten).
+	Whiten        bool                 `json:"whiten,omitempty"`
 	Classes       []int                `json:"classes"`
 	ClassNames    []string             `json:"class_names"`
 	Backend       string               `json:"backend"`
@@ -215,7 +237,7 @@ func newRunReport(b compute.Backend, e *training.Experiment, r *training.Experim
 		images += h.ImagesPerSecond * h.Seconds
 		seconds += h.Seconds
 	}
-	return &runReport{Model: m.Name, Params: m.NumParams(), Classes: m.ClassIDs, ClassNames: m.ClassNames,
+	return &runReport{Model: m.Name, Params: m.NumParams(), Whiten: m.Whitened(), Classes: m.ClassIDs, ClassNames: m.ClassNames,
 		Backend: b.Name(), Config: e.Config, Epochs: len(r.History),
 		TrainAccuracy: r.TrainEval.Accuracy, TestAccuracy: r.TestEval.Accuracy,
 		TrainLoss: r.TrainEval.Loss, TestLoss: r.TestEval.Loss,
