@@ -78,17 +78,15 @@ func InitWhitening(b compute.Backend, t *cnn.Trained, trainSet *datasets.Set) (i
 	if !t.Model.Whitened() {
 		return 0, nil
 	}
-	batches, err := datasets.NewBatches(trainSet, datasets.BatchOptions{BatchSize: min(cnn.WhiteningImages, trainSet.Len()), Workers: 1, Prefetch: 1})
+	records := make([][]uint8, min(cnn.WhiteningImages, trainSet.Len()))
+	for i := range records {
+		records[i] = trainSet.Record(i)
+	}
+	images, err := cnn.RecordsTensor(records)
 	if err != nil {
-		return 0, errors.WithMessage(err, "whitening")
+		return 0, errors.WithMessagef(err, "whitening from %s", trainSet.Name)
 	}
-	for batch, err := range batches.Iter() {
-		if err != nil {
-			return 0, errors.WithMessage(err, "whitening")
-		}
-		defer func() { _ = batch.Finalize() }()
-		n, err := t.InitWhitening(b, batch.Inputs[0])
-		return n, errors.WithMessagef(err, "whitening from %d images of %s", batch.Inputs[0].Shape().Dimensions[0], trainSet.Name)
-	}
-	return 0, errors.Errorf("whitening: no batch of %s", trainSet.Name)
+	defer func() { _ = images.FinalizeAll() }()
+	n, err := t.InitWhitening(b, images)
+	return n, errors.WithMessagef(err, "whitening from %d images of %s", len(records), trainSet.Name)
 }

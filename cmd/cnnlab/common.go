@@ -206,8 +206,14 @@ func openBackend(flagValue string, stdout io.Writer) (compute.Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(stdout, "running on %s; %s\n", backend.Describe(b), backend.MemoryNote())
+	fmt.Fprintln(stdout, runningOn(b))
 	return b, nil
+}
+
+// runningOn is the line every command prints once its backend is open: the backend and how this
+// process allocates memory (backend.MemoryNote).
+func runningOn(b compute.Backend) string {
+	return fmt.Sprintf("running on %s; %s", backend.Describe(b), backend.MemoryNote())
 }
 
 // loadClasses loads CIFAR-100 from dataDir — downloading and verifying the official tarball first

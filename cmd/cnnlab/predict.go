@@ -59,7 +59,7 @@ func runPredict(args []string, stdout io.Writer) error {
 	}
 	defer b.Finalize()
 	if !*asJSON {
-		fmt.Fprintf(stdout, "running on %s; %s\n", backend.Describe(b), backend.MemoryNote())
+		fmt.Fprintln(stdout, runningOn(b))
 	}
 	images, err := cnn.RecordsTensor(records)
 	if err != nil {

@@ -52,7 +52,7 @@ func smokeOn(flagValue string, devices int, tolerance float64, stdout io.Writer)
 		return smoke.Result{}, err
 	}
 	defer b.Finalize()
-	fmt.Fprintf(stdout, "running on %s; %s\n", backend.Describe(b), backend.MemoryNote())
+	fmt.Fprintln(stdout, runningOn(b))
 	if available := b.NumDevices(); devices > available {
 		return smoke.Result{}, errors.Errorf("--devices %d: backend %s has only %d device(s)", devices, b.Name(), available)
 	}
